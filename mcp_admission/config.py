@@ -1,0 +1,60 @@
+"""The one configuration file every command reads: the engine's settings plus each part's own section.
+
+YAML, validated by pydantic; any problem becomes a ConfigError naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import Field, ValidationError
+
+from certs.settings import CertSettings
+from policies.settings import PolicyConfig
+from reconciler.settings import ReconcilerSettings
+from webhook.settings import WebhookSettings
+
+CONFIG_ENV = "MCP_ADMISSION_CONFIG"
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; the message is for the user as it is."""
+
+
+class Config(PolicyConfig):
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    reconciler: ReconcilerSettings = Field(default_factory=ReconcilerSettings)
+    certs: CertSettings = Field(default_factory=CertSettings)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """The configuration from `path`, else $MCP_ADMISSION_CONFIG, else the built-in defaults."""
+    path = path or os.environ.get(CONFIG_ENV) or None
+    if path is None:
+        return Config()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the configuration must be a mapping, not {type(data).__name__}")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: invalid configuration: {problems}") from None

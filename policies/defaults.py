@@ -1,0 +1,56 @@
+"""The defaults the apiserver applies before admission webhooks run, for raw manifests (CLI `check`).
+
+Only those the policies read. Copy-on-write along the changed path: the input is never modified.
+Sources: pkg/apis/core/v1/defaults.go, pkg/apis/apps/v1/defaults.go, the ToolHive CRD schemas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import JSON
+from .workloads import TOOLHIVE_GROUP
+
+# CRD structural-schema defaults (crds/*.yaml, v1alpha1 and v1beta1 alike).
+_CRD_SPEC_DEFAULTS: dict[str, dict[str, Any]] = {
+    "MCPServer": {"transport": "stdio", "sessionAffinity": "ClientIP", "proxyPort": 8080},
+    "MCPRemoteProxy": {"transport": "streamable-http", "sessionAffinity": "ClientIP", "proxyPort": 8080},
+    "VirtualMCPServer": {"sessionAffinity": "ClientIP", "serviceType": "ClusterIP"},
+}
+_CORE_SPEC_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
+    ("", "Service"): {"type": "ClusterIP", "sessionAffinity": "None"},
+    ("apps", "StatefulSet"): {"replicas": 1},
+    ("apps", "Deployment"): {"replicas": 1},
+}
+CLIENT_IP_DEFAULT_TIMEOUT = 10800  # core/v1 DefaultClientIPServiceAffinitySeconds
+
+
+def with_server_defaults(group: str, kind: str, obj: JSON) -> JSON:
+    """The object as the apiserver hands it to mutating webhooks on CREATE."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("spec"), dict):
+        return obj
+    table = (
+        _CRD_SPEC_DEFAULTS.get(kind) if group == TOOLHIVE_GROUP else _CORE_SPEC_DEFAULTS.get((group, kind))
+    )
+    if table is None:
+        return obj
+    spec = obj["spec"]
+    missing = {key: value for key, value in table.items() if key not in spec}
+    if (group, kind) == ("", "Service"):
+        missing.update(_client_ip_timeout({**spec, **missing}))
+    if not missing:
+        return obj
+    return {**obj, "spec": {**spec, **missing}}
+
+
+def _client_ip_timeout(spec: dict[str, Any]) -> dict[str, Any]:
+    if spec.get("sessionAffinity") != "ClientIP":
+        return {}
+    config = spec.get("sessionAffinityConfig")
+    config = config if isinstance(config, dict) else {}
+    client_ip = config.get("clientIP")
+    client_ip = client_ip if isinstance(client_ip, dict) else {}
+    if client_ip.get("timeoutSeconds") is not None:
+        return {}
+    timeout = {**client_ip, "timeoutSeconds": CLIENT_IP_DEFAULT_TIMEOUT}
+    return {"sessionAffinityConfig": {**config, "clientIP": timeout}}

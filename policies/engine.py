@@ -1,0 +1,107 @@
+"""The engine: one request and a configuration in, one Decision out. Pure: no I/O, no clock.
+
+It alone decides what applies (operation, namespace, workload, opt-outs, modes), what a mode does
+with a policy's findings, and how a warning reads, so the webhook, CLI and reconciler agree.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from . import affinity_with_redis, session_affinity, session_storage, statefulset_dns, stdio_replicas
+from .catalog import Policy
+from .model import ALLOW, Decision, Finding, Operation, PatchOp, Phase, PolicyError, Request
+from .settings import Mode, PolicyConfig
+from .workloads import recognise, skipped_policies
+
+ALL_POLICIES: tuple[Policy, ...] = (
+    session_affinity.POLICY,
+    statefulset_dns.POLICY,
+    stdio_replicas.POLICY,
+    session_storage.POLICY,
+    affinity_with_redis.POLICY,
+)
+POLICY_IDS = tuple(p.id for p in ALL_POLICIES)
+
+# kubectl shows each warning on one line; the apiserver's budget is 4096 runes for all of them.
+MAX_WARNING_RUNES = 120
+_ADMITTED = frozenset({Operation.CREATE, Operation.UPDATE})
+
+
+def warning_text(finding: Finding) -> str:
+    """How a finding reads as an admission warning: '<policy id>: <message>'."""
+    return f"{finding.policy}: {finding.message}"
+
+
+def _printable(text: str) -> str:
+    # The apiserver drops a warning with any control character; replace them instead.
+    return "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
+
+
+def clean_warnings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """Printable, at most MAX_WARNING_RUNES each, de-duplicated, first-seen order."""
+    seen: dict[str, Finding] = {}
+    for finding in findings:
+        message = finding.message if finding.message.isprintable() else _printable(finding.message)
+        room = MAX_WARNING_RUNES - len(finding.policy) - 2
+        if len(message) > room:
+            message = message[: room - 1] + "…"
+        cleaned = Finding(finding.policy, message, finding.fixed)
+        seen.setdefault(warning_text(cleaned), cleaned)
+    return tuple(seen.values())
+
+
+def decide(
+    request: Request,
+    config: PolicyConfig,
+    phase: Phase | None = None,
+    policies: Sequence[Policy] = ALL_POLICIES,
+) -> Decision:
+    """The decision for one request; `phase` keeps only the mutating or the validating policies."""
+    if (
+        request.operation not in _ADMITTED
+        or request.sub_resource  # scale, status: not the workload object
+        or request.namespace in config.excluded_namespaces
+        or not isinstance(request.object, dict)
+    ):
+        return ALLOW
+    workload = recognise(request, config.workloads)
+    if workload is None:
+        return ALLOW
+    skipped = skipped_policies(workload)
+    if "*" in skipped:
+        return ALLOW
+
+    modes = config.modes
+    patch: list[PatchOp] = []
+    warnings: list[Finding] = []
+    denial: Finding | None = None
+    errors: list[PolicyError] = []
+    for policy in policies:
+        if (
+            (phase is not None and policy.phase != phase)
+            or workload.kind not in policy.kinds
+            or request.operation not in policy.operations
+            or policy.id in skipped
+        ):
+            continue
+        mode = modes.get(policy.id, Mode.WARN)
+        if mode is Mode.OFF:
+            continue
+        try:
+            outcome = policy.evaluate(request, workload, config)
+        except Exception as exc:  # contained: this request goes on without that policy's effect
+            errors.append(PolicyError(policy.id, f"{type(exc).__name__}: {exc}"))
+            warnings.append(Finding(policy.id, "internal error; policy skipped for this object"))
+            continue
+        patch.extend(outcome.patch)
+        for finding in outcome.findings:
+            if mode is Mode.ENFORCE and not finding.fixed and denial is None:
+                denial = finding
+            else:
+                warnings.append(finding)
+    if denial is not None:
+        (denial,) = clean_warnings((denial,))
+        patch.clear()  # a denied object is not stored: a patch would only mislead
+    return Decision(tuple(patch), clean_warnings(warnings), denial, tuple(errors))

@@ -1,0 +1,46 @@
+"""session-affinity: MCP Services route a client to one pod, so its session stays where it was made."""
+
+from __future__ import annotations
+
+from .catalog import Policy
+from .model import NO_OUTCOME, Finding, Outcome, Phase, Request
+from .patch import set_value
+from .settings import PolicyConfig
+from .workloads import Workload
+
+ID = "session-affinity"
+
+
+def is_headless(spec: dict[str, object]) -> bool:
+    ips = spec.get("clusterIPs")
+    return spec.get("clusterIP") == "None" or (isinstance(ips, list) and ips[:1] == ["None"])
+
+
+def evaluate(request: Request, workload: Workload, config: PolicyConfig) -> Outcome:
+    obj = request.object
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):  # no Service passes validation without one: nothing to default
+        return NO_OUTCOME
+    # Headless: the apiserver ignores affinity there (and warns); ExternalName: it means nothing.
+    if spec.get("type") == "ExternalName" or is_headless(spec):
+        return NO_OUTCOME
+    # The apiserver has defaulted an absent sessionAffinity to None before we are called.
+    if spec.get("sessionAffinity") == "ClientIP":
+        return NO_OUTCOME
+    timeout = config.policies.session_affinity.timeout_seconds
+    patch = (
+        *set_value(obj, ("spec", "sessionAffinity"), "ClientIP"),
+        *set_value(obj, ("spec", "sessionAffinityConfig"), {"clientIP": {"timeoutSeconds": timeout}}),
+    )
+    message = f"set sessionAffinity ClientIP ({timeout}s) so MCP sessions stay on one pod"
+    return Outcome(patch, (Finding(ID, message, fixed=True),))
+
+
+POLICY = Policy(
+    id=ID,
+    summary="MCP Services get sessionAffinity: ClientIP with a timeout (not headless or ExternalName ones)",
+    phase=Phase.MUTATE,
+    kinds=frozenset({"Service"}),
+    operations=frozenset({"CREATE", "UPDATE"}),
+    evaluate=evaluate,
+)

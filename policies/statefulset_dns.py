@@ -1,0 +1,57 @@
+"""statefulset-dns: an MCP StatefulSet names its headless Service, so each pod gets a DNS name.
+
+`spec.serviceName` is immutable: on CREATE we set it; on UPDATE we only keep a good value from
+being undone (GitOps tools and ToolHive re-apply the original manifest) and otherwise explain.
+"""
+
+from __future__ import annotations
+
+from .catalog import Policy
+from .model import NO_OUTCOME, Finding, Operation, Outcome, Phase, Request
+from .patch import set_value
+from .settings import PolicyConfig, is_dns1035_label
+from .workloads import Workload, mapping
+
+ID = "statefulset-dns"
+
+
+def headless_service_name(statefulset_name: str, config: PolicyConfig) -> str | None:
+    """The headless Service an MCP StatefulSet should name; None when that is no valid Service name."""
+    name = config.policies.statefulset_dns.service_name_pattern.replace("{name}", statefulset_name)
+    return name if statefulset_name and is_dns1035_label(name) else None
+
+
+def _service_name(obj: object) -> object:
+    return mapping(mapping(obj).get("spec")).get("serviceName")
+
+
+def evaluate(request: Request, workload: Workload, config: PolicyConfig) -> Outcome:
+    name = workload.name
+    want = headless_service_name(name, config)
+    if want is None:
+        return Outcome(findings=(Finding(ID, "name gives no valid headless Service name; set serviceName"),))
+    current = _service_name(request.object)
+    if request.operation == Operation.CREATE:
+        if current == want:
+            return NO_OUTCOME
+        patch = set_value(request.object, ("spec", "serviceName"), want)
+        return Outcome(patch, (Finding(ID, f"serviceName set to {want} for pod DNS", fixed=True),))
+
+    old = _service_name(request.old_object)
+    if current == old == want:
+        return NO_OUTCOME
+    if old == want:  # the update undoes our value; the apiserver would refuse it (immutable field)
+        patch = set_value(request.object, ("spec", "serviceName"), want)
+        return Outcome(patch, (Finding(ID, f"kept serviceName {want}: it is immutable", fixed=True),))
+    problem = "serviceName is immutable, the apiserver refuses this" if current != old else "no pod DNS"
+    return Outcome(findings=(Finding(ID, f"{problem}; recreate: kubectl delete --cascade=orphan, re-apply"),))
+
+
+POLICY = Policy(
+    id=ID,
+    summary="MCP StatefulSets get serviceName mcp-<name>-headless (pod DNS); kept on re-apply",
+    phase=Phase.MUTATE,
+    kinds=frozenset({"StatefulSet"}),
+    operations=frozenset({"CREATE", "UPDATE"}),
+    evaluate=evaluate,
+)

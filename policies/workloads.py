@@ -1,0 +1,126 @@
+"""Which objects are MCP workloads (design §3), and what the policies need to know about them.
+
+Everything else gets nothing, so the first checks are the cheapest: kind, then labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .model import JSON, Request
+from .settings import LabelSelectorRequirement, WorkloadSelector, WorkloadSettings
+
+TOOLHIVE_GROUP = "toolhive.stacklok.dev"
+TOOLHIVE_VERSIONS = frozenset({"v1alpha1", "v1beta1"})
+# EmbeddingServer is deliberately absent: stateless inference, no MCP sessions.
+MCP_RESOURCE_KINDS = frozenset({"MCPServer", "MCPRemoteProxy", "VirtualMCPServer"})
+# The kinds ToolHive (or a user) runs MCP servers as; Scale and other subresources never arrive here.
+CORE_KINDS = frozenset({("", "Service"), ("apps", "StatefulSet"), ("apps", "Deployment")})
+
+# Labels ToolHive puts on what it creates (cmd/thv-operator), and the value of app.kubernetes.io/name
+# on its proxy Deployments and Services.
+TOOLHIVE_LABEL = "toolhive"
+TOOLHIVE_TRANSPORT_LABEL = "toolhive-transport"
+TOOLHIVE_APP_NAMES = frozenset({"mcpserver", "mcpremoteproxy", "virtualmcpserver"})
+# Ours, for MCP servers deployed without ToolHive.
+TRANSPORT_LABEL = "mcp-admission.io/transport"
+SKIP_ANNOTATION = "mcp-admission.io/skip-policies"  # comma-separated policy IDs, or "*"
+TRANSPORTS = frozenset({"stdio", "sse", "streamable-http"})
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """An MCP workload as the policies see it."""
+
+    group: str
+    kind: str
+    name: str
+    labels: dict[str, Any]
+    annotations: dict[str, Any]
+    transport: str | None  # None when nothing says (CRs carry it in spec; see policies)
+
+
+def mapping(value: JSON) -> dict[str, Any]:
+    """The value if it is a JSON object, else an empty one: policies never trust a field's type."""
+    return value if isinstance(value, dict) else {}
+
+
+def _label_match(labels: dict[str, Any], req: LabelSelectorRequirement) -> bool:
+    present = req.key in labels
+    if req.operator == "Exists":
+        return present
+    if req.operator == "DoesNotExist":
+        return not present
+    if req.operator == "In":
+        return present and labels[req.key] in req.values
+    return not present or labels[req.key] not in req.values  # NotIn, as Kubernetes defines it
+
+
+def selector_matches(sel: WorkloadSelector, kind: str, namespace: str, labels: dict[str, Any]) -> bool:
+    if sel.kinds and kind not in sel.kinds:
+        return False
+    if sel.namespaces and namespace not in sel.namespaces:
+        return False
+    if any(labels.get(k) != v for k, v in sel.match_labels.items()):
+        return False
+    return all(_label_match(labels, r) for r in sel.match_expressions)
+
+
+def _owned_by_mcp(name: str, metadata: dict[str, Any]) -> bool:
+    """ToolHive's Services are owned by its resources, or (backend ones) by the StatefulSet they serve."""
+    owners = metadata.get("ownerReferences")
+    if not isinstance(owners, list):
+        return False
+    for ref in owners:
+        ref = mapping(ref)
+        api_version, kind, owner = ref.get("apiVersion"), ref.get("kind"), ref.get("name")
+        if not isinstance(api_version, str) or not isinstance(owner, str):
+            continue
+        if kind in MCP_RESOURCE_KINDS and api_version.partition("/")[0] == TOOLHIVE_GROUP:
+            return True
+        if kind == "StatefulSet" and name in (f"mcp-{owner}", f"mcp-{owner}-headless"):
+            return True
+    return False
+
+
+def recognise(request: Request, settings: WorkloadSettings) -> Workload | None:
+    """The request's object as an MCP workload, or None when it is not one."""
+    group, kind = request.group, request.kind
+    obj = mapping(request.object)
+    metadata = mapping(obj.get("metadata"))
+    labels = mapping(metadata.get("labels"))
+    annotations = mapping(metadata.get("annotations"))
+    name = metadata.get("name")
+    if not isinstance(name, str):
+        name = request.name
+
+    if group == TOOLHIVE_GROUP:
+        if kind in MCP_RESOURCE_KINDS and request.version in TOOLHIVE_VERSIONS:
+            return Workload(group, kind, name, labels, annotations, None)
+        return None
+    if (group, kind) not in CORE_KINDS:
+        return None
+
+    transport = labels.get(TRANSPORT_LABEL) or labels.get(TOOLHIVE_TRANSPORT_LABEL)
+    selected = labels.get(settings.opt_in_label) == "true" or (
+        labels.get(TOOLHIVE_LABEL) == "true"
+        or labels.get("app.kubernetes.io/name") in TOOLHIVE_APP_NAMES
+        or (kind == "Service" and _owned_by_mcp(name, metadata))
+    )
+    for sel in settings.selectors:
+        if selector_matches(sel, kind, request.namespace, labels):
+            selected = True
+            transport = transport or sel.transport
+            break
+    if not selected:
+        return None
+    return Workload(group, kind, name, labels, annotations, transport if transport in TRANSPORTS else None)
+
+
+def skipped_policies(workload: Workload) -> frozenset[str]:
+    """Policy IDs the object opted out of with the skip annotation ("*" for all)."""
+    value = workload.annotations.get(SKIP_ANNOTATION)
+    if not isinstance(value, str):
+        return frozenset()
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
