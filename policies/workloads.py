@@ -46,6 +46,11 @@ def mapping(value: JSON) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def text(value: JSON) -> str | None:
+    """The value if it is a string: labels, kinds and names from an object can be any JSON."""
+    return value if isinstance(value, str) else None
+
+
 def _label_match(labels: dict[str, Any], req: LabelSelectorRequirement) -> bool:
     present = req.key in labels
     if req.operator == "Exists":
@@ -74,8 +79,8 @@ def _owned_by_mcp(name: str, metadata: dict[str, Any]) -> bool:
         return False
     for ref in owners:
         ref = mapping(ref)
-        api_version, kind, owner = ref.get("apiVersion"), ref.get("kind"), ref.get("name")
-        if not isinstance(api_version, str) or not isinstance(owner, str):
+        api_version, kind, owner = text(ref.get("apiVersion")), text(ref.get("kind")), text(ref.get("name"))
+        if api_version is None or kind is None or owner is None:
             continue
         if kind in MCP_RESOURCE_KINDS and api_version.partition("/")[0] == TOOLHIVE_GROUP:
             return True
@@ -102,10 +107,10 @@ def recognise(request: Request, settings: WorkloadSettings) -> Workload | None:
     if (group, kind) not in CORE_KINDS:
         return None
 
-    transport = labels.get(TRANSPORT_LABEL) or labels.get(TOOLHIVE_TRANSPORT_LABEL)
+    transport = text(labels.get(TRANSPORT_LABEL)) or text(labels.get(TOOLHIVE_TRANSPORT_LABEL))
     selected = labels.get(settings.opt_in_label) == "true" or (
         labels.get(TOOLHIVE_LABEL) == "true"
-        or labels.get("app.kubernetes.io/name") in TOOLHIVE_APP_NAMES
+        or text(labels.get("app.kubernetes.io/name")) in TOOLHIVE_APP_NAMES
         or (kind == "Service" and _owned_by_mcp(name, metadata))
     )
     for sel in settings.selectors:

@@ -1,0 +1,109 @@
+"""Every field a policy reads or writes on ToolHive resources exists in the real CRDs, both versions,
+and the CRD defaults we replay offline are the CRDs' own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from policies import session_storage, stdio_replicas, with_server_defaults
+from policies.defaults import _CRD_SPEC_DEFAULTS
+from policies.workloads import MCP_RESOURCE_KINDS, TOOLHIVE_GROUP, TOOLHIVE_VERSIONS
+
+CRD_FILES = {
+    "MCPServer": "toolhive.stacklok.dev_mcpservers.yaml",
+    "MCPRemoteProxy": "toolhive.stacklok.dev_mcpremoteproxies.yaml",
+    "VirtualMCPServer": "toolhive.stacklok.dev_virtualmcpservers.yaml",
+}
+# Paths under .spec each policy reads (R) or writes (W), by kind.
+FIELDS_USED = {
+    kind: {
+        ("replicas",),  # R: session-storage, affinity-with-redis; W (MCPServer): stdio-replicas
+        ("sessionStorage", "provider"),  # R: session-storage, affinity-with-redis
+        ("sessionAffinity",),  # R: affinity-with-redis
+        *((f,) for f in session_storage.REPLICA_FIELDS if kind == "MCPServer"),
+    }
+    | (
+        {(f,) for f in stdio_replicas.FIELDS["MCPServer"]} | {("transport",)}
+        if kind == "MCPServer"
+        else set()
+    )
+    for kind in CRD_FILES
+}
+
+
+def spec_schemas(toolhive: Path, kind: str) -> dict[str, dict[str, Any]]:
+    crd = yaml.safe_load((toolhive / "crds" / CRD_FILES[kind]).read_text())
+    assert crd["spec"]["group"] == TOOLHIVE_GROUP and crd["spec"]["names"]["kind"] == kind
+    return {
+        v["name"]: v["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        for v in crd["spec"]["versions"]
+        if v["served"]
+    }
+
+
+def lookup(schema: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    for token in path:
+        schema = schema["properties"][token]
+    return schema
+
+
+def test_the_kinds_we_recognise_are_the_crds_we_read() -> None:
+    assert set(CRD_FILES) == MCP_RESOURCE_KINDS
+
+
+@pytest.mark.parametrize("kind", sorted(CRD_FILES))
+def test_fields_policies_use_exist_in_every_served_version(toolhive: Path, kind: str) -> None:
+    schemas = spec_schemas(toolhive, kind)
+    assert set(schemas) == TOOLHIVE_VERSIONS
+    for version, spec in schemas.items():
+        for path in FIELDS_USED[kind]:
+            field = lookup(spec, path)
+            assert field["type"] in ("integer", "string"), (version, path)
+        provider = lookup(spec, ("sessionStorage", "provider"))
+        assert "redis" in provider["enum"]
+        replicas = lookup(spec, ("replicas",))
+        assert "default" not in replicas, "replicas has no default: absent means an HPA owns it"
+
+
+@pytest.mark.parametrize("kind", sorted(CRD_FILES))
+def test_offline_defaults_are_the_crd_defaults(toolhive: Path, kind: str) -> None:
+    for version, spec in spec_schemas(toolhive, kind).items():
+        for field, value in _CRD_SPEC_DEFAULTS[kind].items():
+            assert spec["properties"][field]["default"] == value, (version, field)
+
+
+def test_embedding_server_is_not_an_mcp_session_workload(toolhive: Path) -> None:
+    crd = yaml.safe_load((toolhive / "crds/toolhive.stacklok.dev_embeddingservers.yaml").read_text())
+    assert crd["spec"]["names"]["kind"] not in MCP_RESOURCE_KINDS
+
+
+def test_defaults_fill_only_what_is_missing_and_never_touch_the_input() -> None:
+    raw = {"apiVersion": "v1", "kind": "Service", "spec": {"sessionAffinity": "ClientIP"}}
+    out = with_server_defaults("", "Service", raw)
+    assert raw == {"apiVersion": "v1", "kind": "Service", "spec": {"sessionAffinity": "ClientIP"}}
+    assert out["spec"] == {
+        "sessionAffinity": "ClientIP",
+        "type": "ClusterIP",
+        "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 10800}},
+    }
+    kept = {
+        "spec": {
+            "type": "NodePort",
+            "sessionAffinity": "ClientIP",
+            "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 60}},
+        }
+    }
+    assert with_server_defaults("", "Service", kept) is kept
+    server = with_server_defaults(TOOLHIVE_GROUP, "MCPServer", {"spec": {"image": "x", "transport": "sse"}})
+    assert server["spec"] == {
+        "image": "x",
+        "transport": "sse",
+        "sessionAffinity": "ClientIP",
+        "proxyPort": 8080,
+    }
+    assert with_server_defaults("apps", "StatefulSet", {"spec": {}})["spec"] == {"replicas": 1}
+    assert with_server_defaults("", "ConfigMap", {"data": {}}) == {"data": {}}

@@ -1,0 +1,370 @@
+"""Each policy's rule, and the engine around them: what applies, what a mode does, what a warning says."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import jsonpatch
+import pytest
+
+from policies import (
+    ALL_POLICIES,
+    Decision,
+    Finding,
+    Mode,
+    Operation,
+    Outcome,
+    Phase,
+    PolicyConfig,
+    Request,
+    decide,
+    warning_text,
+)
+from policies.catalog import Policy
+from policies.patch import pointer, set_value
+from policies.workloads import SKIP_ANNOTATION
+
+from .apiserver_rules import service_problems, statefulset_update_problems
+from .toolhive_objects import backend_service, backend_statefulset, proxy_service, request_for
+
+CONFIG = PolicyConfig()
+
+
+def config(**modes: str) -> PolicyConfig:
+    return PolicyConfig.model_validate(
+        {"policies": {k.replace("_", "-"): {"mode": v} for k, v in modes.items()}}
+    )
+
+
+def applied(request: Request, decision: Decision) -> Any:
+    return jsonpatch.apply_patch(request.object, list(decision.patch))
+
+
+# --- session-affinity -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "svc",
+    [proxy_service("fetch"), backend_service("fetch", headless=False)],
+    ids=["proxy mcp-X-proxy", "backend mcp-X"],
+)
+def test_mcp_services_become_sticky_with_the_configured_timeout(svc: dict[str, Any]) -> None:
+    request = request_for(svc)
+    assert request.object["spec"]["sessionAffinity"] == "None"  # as the apiserver defaulted it
+    decision = decide(request, CONFIG)
+    result = applied(request, decision)
+    assert result["spec"]["sessionAffinity"] == "ClientIP"
+    assert result["spec"]["sessionAffinityConfig"] == {"clientIP": {"timeoutSeconds": 1800}}
+    assert service_problems(result) == []
+    assert [warning_text(w) for w in decision.warnings] == [
+        "session-affinity: set sessionAffinity ClientIP (1800s) so MCP sessions stay on one pod"
+    ]
+
+
+def test_timeout_is_configurable() -> None:
+    cfg = PolicyConfig.model_validate({"policies": {"session-affinity": {"timeoutSeconds": 600}}})
+    request = request_for(proxy_service("fetch"))
+    assert applied(request, decide(request, cfg))["spec"]["sessionAffinityConfig"]["clientIP"] == {
+        "timeoutSeconds": 600
+    }
+
+
+def test_existing_client_ip_is_respected_even_with_the_apiserver_default_timeout() -> None:
+    svc = proxy_service("fetch")
+    svc["spec"]["sessionAffinity"] = "ClientIP"  # the apiserver adds timeoutSeconds 10800
+    request = request_for(svc)
+    assert request.object["spec"]["sessionAffinityConfig"] == {"clientIP": {"timeoutSeconds": 10800}}
+    assert decide(request, CONFIG) == Decision()
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"clusterIP": "None"},
+        {"clusterIPs": ["None"]},
+        {"type": "ExternalName", "externalName": "mcp.example.com"},
+    ],
+    ids=["headless", "headless-clusterIPs", "ExternalName"],
+)
+def test_headless_and_external_name_services_are_never_touched(spec: dict[str, Any]) -> None:
+    svc = proxy_service("fetch")
+    svc["spec"].update(spec)
+    assert decide(request_for(svc), CONFIG) == Decision()
+
+
+def test_stale_affinity_config_under_none_is_replaced_not_left_invalid() -> None:
+    svc = proxy_service("fetch")
+    svc["spec"]["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": 999999}}
+    request = request_for(svc)
+    result = applied(request, decide(request, CONFIG))
+    assert service_problems(result) == []
+
+
+def test_service_opting_out_keeps_none() -> None:
+    svc = proxy_service("fetch")
+    svc["metadata"]["annotations"] = {SKIP_ANNOTATION: "stdio-replicas, session-affinity"}
+    assert decide(request_for(svc), CONFIG) == Decision()
+
+
+def test_service_update_back_to_none_is_made_sticky_again() -> None:
+    old = request_for(proxy_service("fetch")).object
+    old = jsonpatch.apply_patch(old, list(decide(request_for(proxy_service("fetch")), CONFIG).patch))
+    request = request_for(proxy_service("fetch"), Operation.UPDATE, old=old)
+    assert applied(request, decide(request, CONFIG))["spec"]["sessionAffinity"] == "ClientIP"
+
+
+# --- statefulset-dns --------------------------------------------------------------------------
+
+
+def test_create_names_the_headless_service() -> None:
+    request = request_for(backend_statefulset("fetch"))
+    decision = decide(request, CONFIG)
+    assert list(decision.patch) == [
+        {"op": "replace", "path": "/spec/serviceName", "value": "mcp-fetch-headless"}
+    ]
+    assert [warning_text(w) for w in decision.warnings] == [
+        "statefulset-dns: serviceName set to mcp-fetch-headless for pod DNS"
+    ]
+
+
+def test_create_without_service_name_adds_it() -> None:
+    sts = backend_statefulset("fetch")
+    del sts["spec"]["serviceName"]
+    request = request_for(sts)
+    assert list(decide(request, CONFIG).patch) == [
+        {"op": "add", "path": "/spec/serviceName", "value": "mcp-fetch-headless"}
+    ]
+
+
+def test_pattern_is_configurable_and_names_must_be_valid_services() -> None:
+    cfg = PolicyConfig.model_validate(
+        {"policies": {"statefulset-dns": {"serviceNamePattern": "{name}-pods"}}}
+    )
+    request = request_for(backend_statefulset("fetch"))
+    assert applied(request, decide(request, cfg))["spec"]["serviceName"] == "fetch-pods"
+    long_name = request_for(backend_statefulset("x" * 60))  # mcp-<60>-headless > 63 characters
+    decision = decide(long_name, CONFIG)
+    assert decision.patch == ()
+    assert decision.warnings[0].policy == "statefulset-dns"
+
+
+def updated(old_name: str, new_name: str) -> Request:
+    old, new = backend_statefulset("fetch"), backend_statefulset("fetch")
+    old["spec"]["serviceName"], new["spec"]["serviceName"] = old_name, new_name
+    return request_for(new, Operation.UPDATE, old=old)
+
+
+def test_update_reapplying_the_original_manifest_keeps_the_headless_name() -> None:
+    """Flux, Argo CD and ToolHive's proxy runner re-apply `serviceName: fetch`: keep the stored value."""
+    request = updated("mcp-fetch-headless", "fetch")
+    decision = decide(request, CONFIG)
+    result = applied(request, decision)
+    assert statefulset_update_problems(request.old_object, result) == []
+    assert [w.message for w in decision.warnings] == ["kept serviceName mcp-fetch-headless: it is immutable"]
+
+
+def test_update_of_a_legacy_statefulset_only_warns_how_to_recreate() -> None:
+    decision = decide(updated("fetch", "fetch"), CONFIG)
+    assert decision.patch == ()
+    assert "kubectl delete --cascade=orphan" in decision.warnings[0].message
+    changing = decide(updated("fetch", "mcp-fetch-headless"), CONFIG)
+    assert changing.patch == () and "immutable" in changing.warnings[0].message
+
+
+def test_update_already_right_says_nothing() -> None:
+    assert decide(updated("mcp-fetch-headless", "mcp-fetch-headless"), CONFIG) == Decision()
+
+
+def test_enforce_denies_what_no_patch_can_fix_and_still_fixes_the_rest() -> None:
+    cfg = config(statefulset_dns="enforce")
+    denied = decide(updated("fetch", "fetch"), cfg)
+    assert not denied.allowed and denied.patch == ()
+    assert denied.denial is not None and denied.denial.policy == "statefulset-dns"
+    fixed = decide(request_for(backend_statefulset("fetch")), cfg)
+    assert fixed.allowed and fixed.patch
+
+
+# --- stdio-replicas ---------------------------------------------------------------------------
+
+
+def test_stdio_statefulset_is_capped_and_sse_is_not() -> None:
+    request = request_for(backend_statefulset("fetch", transport="stdio", replicas=3))
+    decision = decide(request, CONFIG)
+    assert {"op": "replace", "path": "/spec/replicas", "value": 1} in decision.patch
+    assert applied(request, decision)["spec"]["replicas"] == 1
+    sse = decide(request_for(backend_statefulset("fetch", transport="sse", replicas=3)), CONFIG)
+    assert all(op["path"] != "/spec/replicas" for op in sse.patch)
+
+
+def mcpserver(**spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "toolhive.stacklok.dev/v1alpha1",
+        "kind": "MCPServer",
+        "metadata": {"name": "fetch", "namespace": "team"},
+        "spec": {"image": "mcp/fetch", **spec},
+    }
+
+
+def test_absent_replicas_is_never_added() -> None:
+    assert decide(request_for(mcpserver()), CONFIG) == Decision()
+
+
+@pytest.mark.parametrize("value", [True, "3", 3.5, None, [3], {"n": 3}, -1, 0, 1])
+def test_odd_or_small_replica_values_are_left_to_the_apiserver(value: Any) -> None:
+    decision = decide(request_for(mcpserver(replicas=value)), CONFIG)
+    assert decision.patch == () and decision.errors == ()
+
+
+# --- engine -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("operation", [Operation.DELETE, Operation.CONNECT])
+def test_delete_and_connect_are_allowed_untouched(operation: Operation) -> None:
+    request = request_for(backend_statefulset("fetch", transport="stdio", replicas=3))
+    assert decide(Request(**{**_fields(request), "operation": operation}), CONFIG) == Decision()
+    assert (
+        decide(Request(**{**_fields(request), "operation": operation, "object": None}), CONFIG) == Decision()
+    )
+
+
+def _fields(request: Request) -> dict[str, Any]:
+    return {f: getattr(request, f) for f in Request.__slots__}
+
+
+def test_subresources_and_excluded_namespaces_are_skipped() -> None:
+    request = request_for(backend_statefulset("fetch", transport="stdio", replicas=3))
+    assert decide(Request(**{**_fields(request), "sub_resource": "scale"}), CONFIG) == Decision()
+    cfg = PolicyConfig(excluded_namespaces=frozenset({"toolhive-system"}))
+    assert decide(request, cfg) == Decision()
+
+
+def test_objects_that_are_not_mcp_workloads_get_nothing() -> None:
+    svc = proxy_service("fetch")
+    svc["metadata"]["labels"] = {"app": "web"}
+    assert decide(request_for(svc), CONFIG) == Decision()
+    embedding = mcpserver(replicas=5)
+    embedding["kind"] = "EmbeddingServer"
+    assert decide(request_for(embedding), CONFIG) == Decision()
+
+
+def test_opt_in_label_and_selectors_mark_plain_workloads() -> None:
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "my-mcp", "labels": {}},
+        "spec": {"ports": [{"port": 80}]},
+    }
+    assert decide(request_for(svc), CONFIG) == Decision()
+    svc["metadata"]["labels"] = {"mcp-admission.io/workload": "true"}
+    assert decide(request_for(svc), CONFIG).patch
+    svc["metadata"]["labels"] = {"tier": "mcp"}
+    cfg = PolicyConfig.model_validate(
+        {
+            "workloads": {
+                "selectors": [
+                    {
+                        "kinds": ["Service"],
+                        "matchExpressions": [{"key": "tier", "operator": "In", "values": ["mcp"]}],
+                    }
+                ]
+            }
+        }
+    )
+    assert decide(request_for(svc), cfg).patch
+    sts = backend_statefulset("plain", replicas=4)
+    sts["metadata"]["labels"] = {"tier": "mcp"}
+    cfg = PolicyConfig.model_validate(
+        {"workloads": {"selectors": [{"matchLabels": {"tier": "mcp"}, "transport": "stdio"}]}}
+    )
+    assert {"op": "replace", "path": "/spec/replicas", "value": 1} in decide(request_for(sts), cfg).patch
+
+
+def test_off_mode_and_skip_all_annotation() -> None:
+    request = request_for(backend_statefulset("fetch", transport="stdio", replicas=3))
+    only_dns = decide(request, config(stdio_replicas="off"))
+    assert [op["path"] for op in only_dns.patch] == ["/spec/serviceName"]
+    sts = backend_statefulset("fetch", transport="stdio", replicas=3)
+    sts["metadata"]["annotations"] = {SKIP_ANNOTATION: "*"}
+    assert decide(request_for(sts), CONFIG) == Decision()
+
+
+def test_enforce_denies_unshared_sessions_in_the_validating_phase_only() -> None:
+    request = request_for(mcpserver(transport="sse", replicas=3))
+    cfg = config(session_storage="enforce")
+    assert decide(request, cfg, Phase.MUTATE) == Decision()
+    decision = decide(request, cfg, Phase.VALIDATE)
+    assert decision.denial == Finding(
+        "session-storage", "spec.replicas 3 without sessionStorage redis: sessions are not shared"
+    )
+
+
+def raising(request: Request, workload: Any, config: PolicyConfig) -> Outcome:
+    raise KeyError("boom")
+
+
+def test_a_policy_that_raises_is_contained_and_named() -> None:
+    broken = Policy(
+        "broken", "always raises", Phase.MUTATE, frozenset({"StatefulSet"}), frozenset({"CREATE"}), raising
+    )
+    request = request_for(backend_statefulset("fetch", transport="stdio", replicas=3))
+    decision = decide(request, CONFIG, policies=(broken, *ALL_POLICIES))
+    assert decision.allowed
+    assert [e.policy for e in decision.errors] == ["broken"]
+    assert decision.warnings[0] == Finding("broken", "internal error; policy skipped for this object")
+    assert [op["path"] for op in decision.patch] == ["/spec/serviceName", "/spec/replicas"]
+
+
+def shouting(request: Request, workload: Any, config: PolicyConfig) -> Outcome:
+    name = workload.name
+    return Outcome(
+        findings=(
+            Finding("loud", f"bad\tname\n{name}"),
+            Finding("loud", f"bad\tname\n{name}"),
+            Finding("loud", "x" * 500),
+        )
+    )
+
+
+def test_warnings_are_printable_short_and_unique() -> None:
+    loud = Policy("loud", "", Phase.VALIDATE, frozenset({"StatefulSet"}), frozenset({"CREATE"}), shouting)
+    decision = decide(request_for(backend_statefulset("fetch")), CONFIG, policies=(loud,))
+    texts = [warning_text(w) for w in decision.warnings]
+    assert texts[0] == "loud: bad name fetch"
+    assert len(texts) == 2 and len(texts[1]) == 120 and texts[1].endswith("…")
+    assert all(t.isprintable() for t in texts)
+
+
+def test_decisions_are_deterministic_and_inputs_untouched() -> None:
+    request = request_for(backend_statefulset("fetch", transport="stdio", replicas=3))
+    before = copy.deepcopy(request.object)
+    assert decide(request, CONFIG) == decide(request, CONFIG)
+    assert request.object == before
+
+
+def test_pointer_escaping_and_parents_first() -> None:
+    doc: dict[str, Any] = {"metadata": {"annotations": {"a/b~c": "old"}}}
+    assert pointer("metadata", "annotations", "a/b~c") == "/metadata/annotations/a~1b~0c"
+    (op,) = set_value(doc, ("metadata", "annotations", "a/b~c"), "new")
+    assert jsonpatch.apply_patch(doc, [op])["metadata"]["annotations"]["a/b~c"] == "new"
+    (parent,) = set_value({"spec": {}}, ("spec", "sessionAffinityConfig", "clientIP", "timeoutSeconds"), 5)
+    assert parent == {
+        "op": "add",
+        "path": "/spec/sessionAffinityConfig",
+        "value": {"clientIP": {"timeoutSeconds": 5}},
+    }
+    assert set_value({"spec": {"x": 1}}, ("spec", "x"), 1) == ()
+    assert set_value({"spec": {"x": True}}, ("spec", "x"), 1) != ()  # True == 1 in Python, not in JSON
+
+
+def test_every_policy_has_a_stable_id_summary_and_mode_key() -> None:
+    ids = [p.id for p in ALL_POLICIES]
+    assert ids == [
+        "session-affinity",
+        "statefulset-dns",
+        "stdio-replicas",
+        "session-storage",
+        "affinity-with-redis",
+    ]
+    assert set(CONFIG.modes) == set(ids) and set(CONFIG.modes.values()) == {Mode.WARN}
+    assert all(p.summary for p in ALL_POLICIES)
