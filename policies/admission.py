@@ -7,13 +7,11 @@ one replica no longer needs a session-storage warning).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
-
-import jsonpatch
 
 from .catalog import Policy
-from .engine import ALL_POLICIES, clean_warnings, decide
-from .model import JSON, Decision, Phase, Request
+from .engine import ALL_POLICIES, clean_warnings, evaluate, workload_of
+from .model import ALLOW, JSON, Decision, Phase, Request
+from .patch import apply
 from .settings import PolicyConfig
 
 
@@ -21,13 +19,27 @@ def admit(
     request: Request, config: PolicyConfig, policies: Sequence[Policy] = ALL_POLICIES
 ) -> tuple[Decision, JSON]:
     """Both webhooks' decisions as one, and the object as the apiserver would store it."""
-    mutation = decide(request, config, Phase.MUTATE, policies)
+    workload = workload_of(request, config)
+    if workload is None:
+        return ALLOW, request.object
+    # Our policies never patch labels or annotations, so the workload recognised once holds for both.
+    mutation = evaluate(request, workload, config, Phase.MUTATE, policies)
     if not mutation.allowed:
         return mutation, request.object
-    mutated = (
-        jsonpatch.apply_patch(request.object, list(mutation.patch)) if mutation.patch else request.object
+    mutated = apply(request.object, mutation.patch)
+    validated = Request(
+        request.group,
+        request.version,
+        request.kind,
+        request.operation,
+        request.namespace,
+        request.name,
+        mutated,
+        request.old_object,
+        request.dry_run,
+        request.sub_resource,
     )
-    validation = decide(replace(request, object=mutated), config, Phase.VALIDATE, policies)
+    validation = evaluate(validated, workload, config, Phase.VALIDATE, policies)
     decision = Decision(
         patch=mutation.patch,
         warnings=clean_warnings(mutation.warnings + validation.warnings),

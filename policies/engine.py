@@ -13,7 +13,7 @@ from . import affinity_with_redis, session_affinity, session_storage, statefulse
 from .catalog import Policy
 from .model import ALLOW, Decision, Finding, Operation, PatchOp, Phase, PolicyError, Request
 from .settings import Mode, PolicyConfig
-from .workloads import recognise, skipped_policies
+from .workloads import Workload, recognise, skipped_policies
 
 ALL_POLICIES: tuple[Policy, ...] = (
     session_affinity.POLICY,
@@ -52,6 +52,21 @@ def clean_warnings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     return tuple(seen.values())
 
 
+def workload_of(request: Request, config: PolicyConfig) -> Workload | None:
+    """The MCP workload a request is about, or None when the engine leaves the request alone."""
+    if (
+        request.operation not in _ADMITTED
+        or request.sub_resource  # scale, status: not the workload object
+        or request.namespace in config.excluded_namespaces
+        or not isinstance(request.object, dict)
+    ):
+        return None
+    workload = recognise(request, config.workloads)
+    if workload is None or "*" in skipped_policies(workload):
+        return None
+    return workload
+
+
 def decide(
     request: Request,
     config: PolicyConfig,
@@ -59,20 +74,21 @@ def decide(
     policies: Sequence[Policy] = ALL_POLICIES,
 ) -> Decision:
     """The decision for one request; `phase` keeps only the mutating or the validating policies."""
-    if (
-        request.operation not in _ADMITTED
-        or request.sub_resource  # scale, status: not the workload object
-        or request.namespace in config.excluded_namespaces
-        or not isinstance(request.object, dict)
-    ):
-        return ALLOW
-    workload = recognise(request, config.workloads)
+    workload = workload_of(request, config)
     if workload is None:
         return ALLOW
-    skipped = skipped_policies(workload)
-    if "*" in skipped:
-        return ALLOW
+    return evaluate(request, workload, config, phase, policies)
 
+
+def evaluate(
+    request: Request,
+    workload: Workload,
+    config: PolicyConfig,
+    phase: Phase | None = None,
+    policies: Sequence[Policy] = ALL_POLICIES,
+) -> Decision:
+    """Run the policies that apply to a recognised workload, in their modes."""
+    skipped = skipped_policies(workload)
     modes = config.modes
     patch: list[PatchOp] = []
     warnings: list[Finding] = []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonpatch
+
 from .model import JSON, PatchOp
 
 
@@ -38,3 +40,32 @@ def set_value(document: JSON, tokens: tuple[str, ...], value: Any) -> tuple[Patc
             return ()
         return ({"op": "replace", "path": pointer(*tokens), "value": value},)
     return ({"op": "add", "path": pointer(*tokens), "value": value},)
+
+
+def _unescape(token: str) -> str:
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def apply(document: JSON, patch: tuple[PatchOp, ...]) -> JSON:
+    """The document with the policies' patch applied; the input is never modified.
+
+    The policies only emit add/replace of object members (see set_value), so only the objects along
+    each path are copied: a deep copy of every patched object made `check` 1.5x slower than parsing.
+    Any other operation is left to a full RFC 6902 implementation.
+    """
+    if any(op["op"] not in ("add", "replace") for op in patch):
+        return jsonpatch.apply_patch(document, list(patch))
+    for op in patch:
+        tokens = [_unescape(t) for t in op["path"].split("/")[1:]]
+        if not tokens or not isinstance(document, dict):
+            return jsonpatch.apply_patch(document, list(patch))
+        root = dict(document)
+        node = root
+        for token in tokens[:-1]:
+            child = node.get(token)
+            if not isinstance(child, dict):
+                raise jsonpatch.JsonPatchConflict(f"{op['path']}: parent of the target is not an object")
+            node[token] = node = dict(child)
+        node[tokens[-1]] = op["value"]
+        document = root
+    return document

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policies import ALL_POLICIES, Decision, Operation, PolicyConfig, Request, decide, warning_text
+from policies.patch import apply
 
 from .toolhive_objects import backend_service, backend_statefulset, mcpserver_like, proxy_service, request_for
 
@@ -74,7 +75,11 @@ def test_deciding_again_after_the_patch_changes_nothing(obj: dict[str, Any], ope
     request = request_for(obj, operation, old=obj if operation == Operation.UPDATE else None)
     first = decide(request, CONFIG)
     assert first.errors == ()
-    again = replace(request, object=jsonpatch.apply_patch(request.object, list(first.patch)))
+    before = copy.deepcopy(request.object)
+    patched = apply(request.object, first.patch)  # the engine's own copy-on-write apply ...
+    assert patched == jsonpatch.apply_patch(request.object, list(first.patch))  # ... is RFC 6902's
+    assert request.object == before
+    again = replace(request, object=patched)
     second = decide(again, CONFIG)
     assert second.patch == ()
     assert second.errors == ()

@@ -1,0 +1,58 @@
+"""What a run found, and the few ways every output format describes it alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from policies import PatchOp
+
+from .checker import Result
+from .loader import InputError
+
+EXIT_CLEAN = 0  # nothing fails the run (warnings may have been reported)
+EXIT_FAILED = 1  # a denial, or any warning under --strict
+EXIT_UNUSABLE = 2  # input that cannot be checked: missing file, broken YAML, bad configuration, ...
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    results: list[Result]
+    errors: list[InputError]
+    strict: bool
+
+    def fails(self, result: Result) -> bool:
+        """Whether this object alone fails the run."""
+        return result.decision.denial is not None or (self.strict and bool(result.decision.warnings))
+
+    @property
+    def exit_code(self) -> int:
+        if self.errors:  # the run is incomplete: that outranks whatever the rest found
+            return EXIT_UNUSABLE
+        return EXIT_FAILED if any(self.fails(r) for r in self.results) else EXIT_CLEAN
+
+
+def location(result: Result) -> str:
+    return f"{result.manifest.source.name}:{result.manifest.line}"
+
+
+def label(result: Result) -> str:
+    """kind/namespace/name, or kind/name for a cluster-scoped object."""
+    ident = result.identity
+    return f"{ident.kind}/{ident.namespace}/{ident.name}" if ident.namespace else f"{ident.kind}/{ident.name}"
+
+
+def patch_summary(patch: tuple[PatchOp, ...] | list[PatchOp]) -> str:
+    """'replace /spec/sessionAffinity, add /spec/sessionAffinityConfig'."""
+    return ", ".join(f"{op['op']} {op['path']}" for op in patch)
+
+
+def summary(report: Report) -> str:
+    results = report.results
+    patched = sum(1 for r in results if r.decision.patch)
+    warnings = sum(len(r.decision.warnings) for r in results)
+    denied = sum(1 for r in results if r.decision.denial is not None)
+    text = (
+        f"{len(results)} objects checked: {patched} patched, {warnings} warnings, {denied} denied, "
+        f"{len(report.errors)} input errors"
+    )
+    return text + (" (--strict: warnings fail)" if report.strict else "")

@@ -1,0 +1,74 @@
+"""junit: a testsuite per input file, a testcase per object; denials (and warnings under --strict) are
+failures, unusable input is an error, anything else said about an object goes to its system-out."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import TextIO
+
+from ..checker import Result
+from ..loader import InputError
+from ..report import Report, label, patch_summary
+
+
+def _lines(result: Result) -> list[str]:
+    decision = result.decision
+    lines = [f"{w.policy}: {w.message}" for w in decision.warnings]
+    if decision.patch:
+        lines.append(f"patch: {patch_summary(decision.patch)}")
+    return lines
+
+
+def _testcase(suite: ET.Element, result: Result, report: Report) -> None:
+    file, line = result.manifest.source.name, result.manifest.line
+    case = ET.SubElement(
+        suite, "testcase", classname=file, name=f"{label(result)} (line {line})", file=file, line=str(line)
+    )
+    denial = result.decision.denial
+    if report.fails(result):
+        first = denial or result.decision.warnings[0]
+        body = ([f"denied: {denial.policy}: {denial.message}"] if denial else []) + _lines(result)
+        failure = ET.SubElement(
+            case, "failure", message=f"{first.policy}: {first.message}", type=first.policy
+        )
+        failure.text = "\n".join(body)
+    elif lines := _lines(result):
+        ET.SubElement(case, "system-out").text = "\n".join(lines)
+
+
+def _error_case(suite: ET.Element, error: InputError) -> None:
+    where = "input" if error.line is None else f"line {error.line}"
+    case = ET.SubElement(suite, "testcase", classname=error.file, name=where, file=error.file)
+    if error.line is not None:
+        case.set("line", str(error.line))
+    ET.SubElement(case, "error", message=error.message, type="invalid-input").text = str(error)
+
+
+def document(report: Report) -> ET.Element:
+    root = ET.Element("testsuites", name="mcp-admission check")
+    suites: dict[str, ET.Element] = {}
+
+    def suite(file: str) -> ET.Element:
+        if file not in suites:
+            suites[file] = ET.SubElement(root, "testsuite", name=file)
+        return suites[file]
+
+    for result in report.results:
+        _testcase(suite(result.manifest.source.name), result, report)
+    for error in report.errors:
+        _error_case(suite(error.file), error)
+    for element in (*suites.values(), root):
+        cases = element.iter("testcase")
+        counts = {"tests": 0, "failures": 0, "errors": 0}
+        for case in cases:
+            counts["tests"] += 1
+            counts["failures"] += case.find("failure") is not None
+            counts["errors"] += case.find("error") is not None
+        for key, value in counts.items():
+            element.set(key, str(value))
+    return root
+
+
+def write(report: Report, out: TextIO) -> None:
+    ET.indent(root := document(report))
+    out.write('<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n")

@@ -1,0 +1,100 @@
+"""sarif: SARIF 2.1.0 as GitHub code scanning accepts it (rules with short descriptions, results with
+a rule, a level, a message and a file-relative location with a start line)."""
+
+from __future__ import annotations
+
+import os
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, TextIO
+from urllib.parse import quote
+
+import orjson
+
+from policies import ALL_POLICIES, Finding
+
+from ..checker import Result
+from ..loader import STDIN_NAME, InputError
+from ..report import Report, label, patch_summary
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INPUT_RULE = "invalid-input"  # not a policy: input the check could not read
+
+
+def _version() -> str:
+    try:
+        return version("mcp-admission")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "0"
+
+
+def _rules() -> list[dict[str, Any]]:
+    rules = [
+        {"id": p.id, "name": p.id, "shortDescription": {"text": p.summary}, "help": {"text": p.summary}}
+        for p in ALL_POLICIES
+    ]
+    text = "a manifest that cannot be checked: missing, unreadable, not YAML, or not a Kubernetes object"
+    rules.append({"id": INPUT_RULE, "name": INPUT_RULE, "shortDescription": {"text": text}})
+    return rules
+
+
+def _uri(file: str) -> str:
+    """Relative to the working directory (the checkout, in CI), with '/' separators, URI-escaped."""
+    if file == STDIN_NAME:
+        return file
+    return quote(os.path.relpath(file).replace(os.sep, "/"))
+
+
+def _location(file: str, line: int | None) -> dict[str, Any]:
+    # GitHub wants a region with a start line on every result: line 1 for a problem with a whole file.
+    region = {"startLine": line or 1}
+    return {"physicalLocation": {"artifactLocation": {"uri": _uri(file)}, "region": region}}
+
+
+def _result(
+    rule_index: dict[str, int], rule: str, level: str, text: str, where: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "ruleId": rule,
+        "ruleIndex": rule_index[rule],
+        "level": level,
+        "message": {"text": text},
+        "locations": [where],
+    }
+
+
+def _level(finding: Finding, strict: bool) -> str:
+    if strict:
+        return "error"
+    return "note" if finding.fixed else "warning"  # a fixed finding: the webhook patches it
+
+
+def _object_results(result: Result, report: Report, rule_index: dict[str, int]) -> list[dict[str, Any]]:
+    decision = result.decision
+    where = _location(result.manifest.source.name, result.manifest.line)
+    found = []
+    if decision.denial is not None:
+        text = f"{label(result)}: denied: {decision.denial.message}"
+        found.append(_result(rule_index, decision.denial.policy, "error", text, where))
+    for warning in decision.warnings:
+        text = f"{label(result)}: {warning.message}"
+        if warning.fixed and decision.patch:
+            text += f" (patch: {patch_summary(decision.patch)})"
+        found.append(_result(rule_index, warning.policy, _level(warning, report.strict), text, where))
+    return found
+
+
+def _error_result(error: InputError, rule_index: dict[str, int]) -> dict[str, Any]:
+    return _result(rule_index, INPUT_RULE, "error", error.message, _location(error.file, error.line))
+
+
+def document(report: Report) -> dict[str, Any]:
+    rules = _rules()
+    rule_index = {rule["id"]: i for i, rule in enumerate(rules)}
+    results = [found for r in report.results for found in _object_results(r, report, rule_index)]
+    results.extend(_error_result(e, rule_index) for e in report.errors)
+    driver = {"name": "mcp-admission", "version": _version(), "rules": rules}
+    return {"$schema": SCHEMA, "version": "2.1.0", "runs": [{"tool": {"driver": driver}, "results": results}]}
+
+
+def write(report: Report, out: TextIO) -> None:
+    out.write(orjson.dumps(document(report), option=orjson.OPT_INDENT_2).decode() + "\n")
