@@ -1,0 +1,104 @@
+"""`mcp-admission reconcile`: keep the Services MCP StatefulSets need, leader-elected."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import uuid
+from typing import Any
+
+from prometheus_client import start_http_server
+from pydantic import ValidationError
+
+from mcp_admission.config import ConfigError, load_config
+
+from .controller import Reconciler
+from .kube import Kube, KubeError, api_client
+from .leader import LeaderElector
+from .metrics import ReconcilerMetrics
+from .settings import ReconcilerSettings
+
+ONCE_TIMEOUT = 120  # seconds a --once pass may take, retries included
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "reconcile",
+        help="create and repair the Services of MCP StatefulSets (server-side apply, leader-elected)",
+        description="Watch MCP StatefulSets and keep their headless and sticky Services as policy wants.",
+    )
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
+    parser.add_argument("--config", help="configuration file (default: $MCP_ADMISSION_CONFIG)")
+    parser.add_argument(
+        "--namespace",
+        action="append",
+        default=[],
+        metavar="NS",
+        help="watch only this namespace (repeatable; default: reconciler.namespaces, else all)",
+    )
+    parser.add_argument("--once", action="store_true", help="one full pass, then exit (no leader election)")
+    parser.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="hold a Lease so one replica is active (default: reconciler.leaderElect, true)",
+    )
+    parser.add_argument(
+        "--metrics-port", type=int, help="Prometheus port (0: none; default: reconciler.metricsPort)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config)
+        overrides = {"leader_elect": args.leader_elect, "metrics_port": args.metrics_port}
+        settings = config.reconciler.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+        settings = ReconcilerSettings.model_validate(settings.model_dump())  # check the overrides too
+    except ConfigError as exc:
+        print(f"mcp-admission reconcile: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        option = "--" + "-".join(str(part) for part in error["loc"]).replace("_", "-")
+        print(f"mcp-admission reconcile: {option}: {error['msg']}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        kube = Kube(api_client(args.kubeconfig, pool_size=settings.workers + 4))  # + watches, lease
+    except KubeError as exc:
+        print(f"mcp-admission reconcile: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    metrics = ReconcilerMetrics()
+    if settings.metrics_port and not args.once:
+        try:
+            start_http_server(settings.metrics_port, settings.metrics_address)
+        except OSError as exc:
+            print(f"mcp-admission reconcile: metrics port {settings.metrics_port}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    reconciler = Reconciler(kube, config, settings, metrics, tuple(args.namespace))
+    if args.once:
+        return EXIT_OK if reconciler.run_once(ONCE_TIMEOUT) else EXIT_FAILED
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        logging.getLogger(__name__).info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if not settings.leader_elect:
+        reconciler.run(stop)
+        return EXIT_OK
+    identity = f"{os.environ.get('POD_NAME') or socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+    elector = LeaderElector(kube, settings, identity, lambda leading: metrics.is_leader.set(int(leading)))
+    # Losing the Lease ends the process (as client-go does): a restart starts clean as a standby.
+    return EXIT_OK if elector.run(stop, reconciler.run) else EXIT_FAILED

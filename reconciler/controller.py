@@ -1,0 +1,308 @@
+"""The reconciler: MCP StatefulSets get the Services policies/backend_services.py says they need.
+
+Informers feed a deduplicating work queue keyed by StatefulSet namespace/name; workers compare the
+desired Services with the cached live ones and server-side apply only on drift. A field another manager
+owns with another value is a 409 with force=false: we record an Event and leave that Service as it is
+until it or the StatefulSet changes, so nothing flaps. stdio StatefulSets above one replica are scaled
+back through the scale subresource, as the stdio-replicas policy decides.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+from policies import Operation, PolicyConfig, Request, decide, warning_text
+from policies.backend_services import MANAGED_BY, MANAGED_BY_LABEL, plan_services
+from policies.stdio_replicas import POLICY as STDIO_REPLICAS
+
+from . import events
+from .drift import needs_apply
+from .informer import Informer, Obj, object_key
+from .kube import APPLY_PATCH, MERGE_PATCH, Kube, KubeError
+from .metrics import ReconcilerMetrics
+from .queue import WorkQueue
+from .settings import ReconcilerSettings
+
+log = logging.getLogger(__name__)
+FIELD_MANAGER = "mcp-admission"
+
+
+def _conflict_summary(error: KubeError) -> str:
+    """'<field> (owned by <manager>)' for each conflict the apiserver listed."""
+    causes = (error.body.get("details") or {}).get("causes") or ()
+    parts = []
+    for cause in causes:
+        if isinstance(cause, dict):
+            message = str(cause.get("message", "")).removeprefix("conflict with ")
+            parts.append(f"{cause.get('field', '?')} ({message})")
+    return ", ".join(parts) or str(error)
+
+
+class Reconciler:
+    def __init__(
+        self,
+        kube: Kube,
+        policy: PolicyConfig,
+        settings: ReconcilerSettings,
+        metrics: ReconcilerMetrics,
+        namespaces: tuple[str, ...] = (),
+    ) -> None:
+        self._kube = kube
+        self._policy = policy
+        self._settings = settings
+        self.metrics = metrics
+        self.queue = WorkQueue(metrics.queue_depth.set)
+        scopes = namespaces or settings.namespaces
+        self._statefulsets: dict[str, Informer] = {}  # namespace ("" = all) → informer
+        self._services: dict[str, Informer] = {}
+        for namespace in scopes or ("",):
+            where = f"/namespaces/{namespace}" if namespace else ""
+            self._statefulsets[namespace] = Informer(
+                kube,
+                f"/apis/apps/v1{where}/statefulsets",
+                self._statefulset_changed,
+                self._statefulset_gone,
+                self._watch_failed,
+            )
+            # Only ours (labelled) are cached: any other one is absent or not ours yet, and gets applied.
+            self._services[namespace] = Informer(
+                kube,
+                f"/api/v1{where}/services",
+                self._service_changed,
+                self._service_changed,
+                self._watch_failed,
+                label_selector=f"{MANAGED_BY_LABEL}={MANAGED_BY}",
+            )
+        # (StatefulSet key, Service key) → (the Service's resourceVersion, our manifest) when it was left
+        # alone: not tried again until either changes.
+        self._conflicts: dict[tuple[str, str], tuple[str, str]] = {}
+        self._conflicts_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.failing: set[str] = set()  # keys whose last reconcile failed (for --once's exit code)
+
+    # -- informer callbacks --------------------------------------------------------------------------
+    def _statefulset_changed(self, sts: Obj) -> None:
+        self.queue.add(object_key(sts))
+
+    def _statefulset_gone(self, sts: Obj) -> None:
+        owner = object_key(sts)
+        with self._conflicts_lock:
+            for key in [key for key in self._conflicts if key[0] == owner]:
+                del self._conflicts[key]
+
+    def _service_changed(self, service: Obj) -> None:
+        meta = service.get("metadata") or {}
+        for ref in meta.get("ownerReferences") or ():
+            if isinstance(ref, dict) and ref.get("kind") == "StatefulSet" and ref.get("controller"):
+                self.queue.add(f"{meta.get('namespace', '')}/{ref.get('name', '')}")
+
+    def _watch_failed(self, message: str) -> None:
+        self.metrics.errors.inc()
+        log.warning("watch failed, retrying with backoff: %s", message)
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def _spawn(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def start(self) -> None:
+        for informer in (*self._statefulsets.values(), *self._services.values()):
+            self._spawn(informer.run, f"informer {informer.path}")
+        for index in range(self._settings.workers):
+            self._spawn(self._work, f"worker-{index}")
+        self._spawn(self._resync, "resync")
+
+    def wait_synced(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        for informer in (*self._statefulsets.values(), *self._services.values()):
+            if not informer.synced.wait(max(0.0, deadline - time.monotonic())):
+                return False
+        return True
+
+    def stop(self) -> None:
+        self._stop.set()
+        for informer in (*self._statefulsets.values(), *self._services.values()):
+            informer.stop()
+        self.queue.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.metrics.queue_depth.set(0)
+
+    def run(self, until: threading.Event) -> None:
+        """Reconcile until `until` is set (leadership lost or shutdown)."""
+        self.start()
+        until.wait()
+        self.stop()
+
+    def resync(self) -> None:
+        """Queue every StatefulSet in the cache again."""
+        for informer in self._statefulsets.values():
+            for sts in informer.objects():
+                self.queue.add(object_key(sts))
+
+    def run_once(self, timeout: float) -> bool:
+        """One full pass over every StatefulSet, retries included; True when it completed without error."""
+        deadline = time.monotonic() + timeout
+        self.start()
+        try:
+            if not self.wait_synced(timeout):
+                log.error("could not list StatefulSets and Services within %ss", timeout)
+                return False
+            self.resync()
+            while self.queue.wait_idle(max(0.0, deadline - time.monotonic())):
+                if not self.queue.pending_retries():
+                    return not self.failing
+                time.sleep(0.1)
+            return False
+        finally:
+            self.stop()
+
+    def _resync(self) -> None:
+        while not self._stop.wait(self._settings.resync_seconds):
+            self.resync()
+
+    def _work(self) -> None:
+        # As client-go's WaitForCacheSync: a Service missing from a cache that has not listed yet is not
+        # missing, and applying it would be a needless write.
+        while not self.wait_synced(1):
+            if self._stop.is_set():
+                return
+        while (key := self.queue.get()) is not None:
+            try:
+                self.reconcile(key)
+                self.metrics.reconciles.labels("ok").inc()
+                self.failing.discard(key)
+                self.queue.forget(key)
+            except KubeError as exc:
+                self.failing.add(key)
+                self.metrics.errors.inc()
+                self.metrics.reconciles.labels("error").inc()
+                log.warning("reconcile %s failed, will retry: %s", key, exc)
+                if not self._stop.is_set():
+                    self.queue.retry_later(key)
+            except Exception:  # a bug must not kill the worker; the key is retried with backoff
+                self.failing.add(key)
+                self.metrics.errors.inc()
+                self.metrics.reconciles.labels("error").inc()
+                log.exception("reconcile %s failed", key)
+                if not self._stop.is_set():
+                    self.queue.retry_later(key)
+            finally:
+                self.queue.done(key)
+
+    # -- one StatefulSet -----------------------------------------------------------------------------
+    def _cached_statefulset(self, key: str) -> Obj | None:
+        namespace = key.split("/", 1)[0]
+        return (self._statefulsets.get(namespace) or self._statefulsets[""]).get(key)
+
+    def reconcile(self, key: str) -> None:
+        sts = self._cached_statefulset(key)
+        if sts is None or (sts.get("metadata") or {}).get("deletionTimestamp"):
+            return  # gone or going: the garbage collector removes the Services it owned
+        plan = plan_services(sts, self._policy)
+        if plan.skipped:
+            log.debug("%s: %s", key, plan.skipped)
+        for service in plan.services:
+            self._ensure(sts, service)
+        self._cap_stdio(sts)
+
+    def _service_cache(self, namespace: str) -> Informer:
+        return self._services.get(namespace) or self._services[""]
+
+    def _live_service(self, namespace: str, name: str, remembered: bool) -> Obj | None:
+        """The cached Service (ours carry the label the cache selects), or a GET for a remembered
+        conflict; None when neither knows it: then applying is right whatever exists (it lacks our label)."""
+        cached = self._service_cache(namespace).get(f"{namespace}/{name}")
+        if cached is not None or not remembered:
+            return cached
+        try:
+            return self._kube.request("GET", f"/api/v1/namespaces/{namespace}/services/{name}")
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def _ensure(self, sts: Obj, desired: dict[str, Any]) -> None:
+        namespace, name = desired["metadata"]["namespace"], desired["metadata"]["name"]
+        key = f"{namespace}/{name}"
+        memo = (object_key(sts), key)
+        with self._conflicts_lock:
+            remembered = self._conflicts.get(memo)
+        live = self._live_service(namespace, name, remembered is not None)
+        version = str((live or {}).get("metadata", {}).get("resourceVersion", ""))
+        manifest = json.dumps(desired, sort_keys=True)
+        if remembered == (version, manifest):
+            return
+        with self._conflicts_lock:
+            self._conflicts.pop(memo, None)
+        if not needs_apply(desired, live, FIELD_MANAGER):
+            return
+        path = f"/api/v1/namespaces/{namespace}/services/{name}"
+        query = (("fieldManager", FIELD_MANAGER), ("force", "false"))
+        try:
+            applied = self._kube.request("PATCH", path, query, desired, APPLY_PATCH)
+        except KubeError as exc:
+            # 409: another manager owns a field with another value. 422: the Service as it stands (a
+            # foreign port with our port's name, say) cannot take our fields. Neither changes by
+            # retrying: say so once and wait until the Service or the StatefulSet changes.
+            if exc.status not in (409, 422):
+                raise
+            if live is None:  # not ours yet: remember the version we could not change
+                version = str(
+                    (self._live_service(namespace, name, True) or {})
+                    .get("metadata", {})
+                    .get("resourceVersion", "")
+                )
+            self._left_alone(sts, memo, version, manifest, exc)
+            return
+        self.metrics.writes.labels("Service").inc()
+        self._service_cache(namespace).remember(applied)
+        log.info("applied Service %s (%s)", key, "created" if live is None else "repaired drift")
+
+    def _left_alone(
+        self, sts: Obj, memo: tuple[str, str], version: str, manifest: str, error: KubeError
+    ) -> None:
+        with self._conflicts_lock:
+            self._conflicts[memo] = (version, manifest)
+        name = memo[1].split("/")[1]
+        if error.status == 409:
+            self.metrics.conflicts.inc()
+            reason, message = "ServiceFieldConflict", f"another manager owns {_conflict_summary(error)}"
+        else:
+            self.metrics.errors.inc()
+            reason, message = "ServiceApplyRejected", str(error.body.get("message") or error)
+        message = f"Service {name} left alone: {message}"
+        log.warning("%s: %s", object_key(sts), message)
+        try:
+            events.record(self._kube, sts, "StatefulSet", "Warning", reason, message)
+            self.metrics.writes.labels("Event").inc()
+        except KubeError as exc:  # the conflict is remembered either way; an Event is best effort
+            self.metrics.errors.inc()
+            log.warning("could not record an Event on %s: %s", object_key(sts), exc)
+
+    def _cap_stdio(self, sts: Obj) -> None:
+        meta = sts.get("metadata") or {}
+        namespace, name = meta.get("namespace", ""), meta.get("name", "")
+        request = Request("apps", "v1", "StatefulSet", Operation.UPDATE, namespace, name, sts, old_object=sts)
+        decision = decide(request, self._policy, policies=(STDIO_REPLICAS,))
+        replicas = next((op["value"] for op in decision.patch if op.get("path") == "/spec/replicas"), None)
+        if replicas is None:
+            return
+        # The scale subresource: what kubectl scale and an HPA use, and it touches nothing else.
+        path = f"/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}/scale"
+        self._kube.request("PATCH", path, body={"spec": {"replicas": replicas}}, content_type=MERGE_PATCH)
+        self.metrics.writes.labels("StatefulSet").inc()
+        message = "; ".join(warning_text(finding) for finding in decision.warnings)
+        log.info("%s/%s: scaled back: %s", namespace, name, message)
+        try:
+            events.record(self._kube, sts, "StatefulSet", "Warning", "StdioReplicasCapped", message)
+            self.metrics.writes.labels("Event").inc()
+        except KubeError as exc:
+            self.metrics.errors.inc()
+            log.warning("could not record an Event on %s/%s: %s", namespace, name, exc)

@@ -1,0 +1,147 @@
+"""A thin JSON client over the kubernetes package's ApiClient (auth, TLS, kubeconfig, in-cluster).
+
+Plain dicts in and out: the policies read JSON, and skipping the generated models keeps a 500-object
+relist cheap. Watches are raw streaming GETs, so resourceVersion, bookmarks and 410 Gone stay in our
+hands (kubernetes.watch.Watch hides the bookmark rv and turns 410 into a generic error).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.config.config_exception import ConfigException
+
+Query = Sequence[tuple[str, str]]
+APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML: the body is sent as JSON
+MERGE_PATCH = "application/merge-patch+json"
+
+
+class KubeError(Exception):
+    """A request the apiserver refused (status >= 400) or that never got an answer (status 0)."""
+
+    def __init__(self, status: int, message: str, body: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{status}: {message}" if status else message)
+        self.status = status
+        self.body = body or {}
+
+
+def api_client(kubeconfig: str | None, pool_size: int = 16) -> client.ApiClient:
+    """The ApiClient for `kubeconfig`, else the pod's service account, else $KUBECONFIG/~/.kube/config.
+
+    `pool_size` connections are kept open: workers and watches beyond it would each pay a TLS handshake.
+    """
+    configuration = client.Configuration()
+    try:
+        if kubeconfig:
+            config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)  # type: ignore[no-untyped-call]
+        else:
+            try:
+                config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            except ConfigException:
+                config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except (ConfigException, OSError, ValueError, TypeError) as exc:
+        raise KubeError(0, f"no usable Kubernetes client configuration: {exc}") from None
+    configuration.connection_pool_maxsize = pool_size
+    return client.ApiClient(configuration)
+
+
+class Kube:
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        query: Query,
+        body: Any,
+        content_type: str,
+        timeout: float | tuple[float, float],
+    ) -> Any:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        serialized = self.api.param_serialize(
+            method,
+            path,
+            query_params=list(query),
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        try:
+            return self.api.call_api(*serialized, _request_timeout=timeout)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise KubeError(0, f"{method} {path}: {exc}") from None
+
+    @staticmethod
+    def _error(method: str, path: str, status: int, data: bytes) -> KubeError:
+        try:
+            body = json.loads(data)
+        except ValueError:
+            body = {}
+        message = body.get("message") if isinstance(body, dict) else None
+        return KubeError(
+            status, f"{method} {path}: {message or data[:200]!r}", body if isinstance(body, dict) else {}
+        )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: Query = (),
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: float = 30,
+    ) -> dict[str, Any]:
+        response = self._send(method, path, query, body, content_type, timeout)
+        try:
+            data = response.read()
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise KubeError(0, f"{method} {path}: {exc}") from None
+        if response.status >= 400:
+            raise self._error(method, path, response.status, data)
+        decoded = json.loads(data) if data else {}
+        return decoded if isinstance(decoded, dict) else {}
+
+    def watch(self, path: str, query: Query, timeout: float) -> WatchStream:
+        """Open a watch; iterate the stream for events ({"type", "object"}); KubeError on failure."""
+        response = self._send(
+            "GET", path, (*query, ("watch", "true")), None, "application/json", (10, timeout)
+        )
+        raw: urllib3.HTTPResponse = response.response
+        if response.status >= 400:
+            error = self._error("GET", path, response.status, raw.data)
+            raw.release_conn()
+            raise error
+        return WatchStream(raw, path)
+
+
+class WatchStream:
+    """One open watch. close() (from any thread) ends the iteration promptly."""
+
+    def __init__(self, raw: urllib3.HTTPResponse, path: str) -> None:
+        self._raw = raw
+        self._path = path
+        self._closed = False
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        buffer = b""
+        try:
+            for chunk in self._raw.stream(65536, decode_content=True):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            if not self._closed:
+                raise KubeError(0, f"watch {self._path}: {exc}") from None
+        finally:
+            self._raw.release_conn()
+
+    def close(self) -> None:
+        self._closed = True
+        self._raw.shutdown()

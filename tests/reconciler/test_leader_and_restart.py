@@ -1,0 +1,270 @@
+"""HA and resilience against real apiservers: one Lease for two reconcilers, SIGTERM, an apiserver restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry
+
+from policies import PolicyConfig
+from reconciler import events
+from reconciler.controller import Reconciler
+from reconciler.informer import Gone, Informer
+from reconciler.kube import Kube, KubeError, api_client
+from reconciler.leader import LeaderElector
+from reconciler.metrics import ReconcilerMetrics
+from reconciler.settings import ReconcilerSettings
+
+from ..conftest import ROOT, ControlPlane, start_control_plane, stop_control_plane
+from .conftest import Running
+from .kubehelp import create_namespace, create_statefulset, eventually, get, service, statefulset
+from .test_reconcile_cluster import Start, converged
+
+pytestmark = pytest.mark.cluster
+FAST_LEASE = {"lease_duration_seconds": 6, "renew_deadline_seconds": 4, "retry_period_seconds": 0.5}
+
+
+def lease(kube: Kube, namespace: str) -> dict[str, Any]:
+    found = get(kube, f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/mcp-admission-reconciler")
+    return (found or {}).get("spec") or {}
+
+
+class Candidate:
+    """One replica: a Reconciler that runs only while its LeaderElector holds the Lease."""
+
+    def __init__(self, kube: Kube, namespace: str, identity: str) -> None:
+        settings = ReconcilerSettings(lease_namespace=namespace, **FAST_LEASE)  # type: ignore[arg-type]
+        self.registry = CollectorRegistry()
+        metrics = ReconcilerMetrics(self.registry)
+        self.reconciler = Reconciler(kube, PolicyConfig(), settings, metrics, (namespace,))
+        self.elector = LeaderElector(kube, settings, identity, lambda on: metrics.is_leader.set(int(on)))
+        self.stop = threading.Event()
+        self.result: list[bool] = []
+        self.thread = threading.Thread(
+            target=lambda: self.result.append(self.elector.run(self.stop, self.reconciler.run)), daemon=True
+        )
+        self.thread.start()
+
+    def metric(self, name: str) -> float:
+        return self.registry.get_sample_value(f"mcp_admission_reconciler_{name}", {}) or 0.0
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        self.thread.join(20)
+
+
+def test_two_reconcilers_one_lease(kube: Kube, namespace: str) -> None:
+    create_statefulset(kube, statefulset("web", namespace))
+    first = Candidate(kube, namespace, "replica-a")
+    second = None
+    try:
+        eventually(
+            lambda: lease(kube, namespace).get("holderIdentity") == "replica-a", what="replica-a leads"
+        )
+        second = Candidate(kube, namespace, "replica-b")
+        eventually(lambda: converged(kube, namespace, "web"), what="the leader's Services")
+        time.sleep(2)  # several of replica-b's retry periods: it must stay a standby
+        assert lease(kube, namespace)["holderIdentity"] == "replica-a"
+        assert (first.metric("is_leader"), second.metric("is_leader")) == (1, 0)
+        assert (
+            second.registry.get_sample_value("mcp_admission_reconciler_reconciles_total", {"result": "ok"})
+            is None
+        )
+
+        first.shutdown()  # as on SIGTERM: the lease is released, not left to expire
+        assert first.result == [True] and first.metric("is_leader") == 0
+        eventually(
+            lambda: lease(kube, namespace).get("holderIdentity") == "replica-b", what="replica-b takes over"
+        )
+        assert lease(kube, namespace)["leaseTransitions"] == 1
+        # replica-b now reconciles: a deleted Service comes back.
+        kube.request("DELETE", f"/api/v1/namespaces/{namespace}/services/mcp-web")
+        eventually(lambda: converged(kube, namespace, "web"), what="replica-b repairs")
+        second.shutdown()
+        assert second.result == [True]
+        assert lease(kube, namespace)["holderIdentity"] == ""
+    finally:
+        for candidate in (first, second):
+            if candidate is not None:
+                candidate.shutdown()
+
+
+def cli(*args: str) -> list[str]:
+    """The real command line, in a subprocess."""
+    return [sys.executable, "-m", "mcp_admission", "reconcile", *args]
+
+
+def test_cli_once_converges_then_writes_nothing(
+    kube: Kube, namespace: str, control_plane: ControlPlane
+) -> None:
+    create_statefulset(kube, statefulset("web", namespace))
+    args = cli("--once", "--kubeconfig", str(control_plane.kubeconfig), "--namespace", namespace)
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lives = converged(kube, namespace, "web")
+    assert lives
+    versions = {s["metadata"]["name"]: s["metadata"]["resourceVersion"] for s in lives}
+    again = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "applied Service" not in again.stderr
+    assert {n: service(kube, namespace, n)["metadata"]["resourceVersion"] for n in versions} == versions  # type: ignore[index]
+
+
+def test_cli_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "config.yaml"
+    bad.write_text("reconciler:\n  workers: 0\n")
+    done = subprocess.run(
+        cli("--once", "--config", str(bad)), cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "reconciler.workers" in done.stderr and str(bad) in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_cli_sigterm_releases_the_lease(
+    kube: Kube, namespace: str, control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    with socket.socket() as probe:  # a free loopback port for the metrics endpoint
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    section = {
+        "leaseNamespace": namespace,
+        "metricsPort": port,
+        "metricsAddress": "127.0.0.1",
+        "leaseDurationSeconds": 30,
+        "renewDeadlineSeconds": 20,
+        "retryPeriodSeconds": 1,
+    }
+    config.write_text(yaml.safe_dump({"reconciler": section}))
+    args = cli(
+        "--kubeconfig", str(control_plane.kubeconfig), "--config", str(config), "--namespace", namespace
+    )
+    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        eventually(lambda: lease(kube, namespace).get("holderIdentity"), what="the CLI takes the lease")
+        create_statefulset(kube, statefulset("web", namespace))
+        eventually(lambda: converged(kube, namespace, "web"), what="the CLI's Services")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+        assert "mcp_admission_reconciler_is_leader 1.0" in metrics
+        assert 'mcp_admission_reconciler_writes_total{kind="Service"} 2.0' in metrics
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        # Released, so a standby takes over at once instead of after leaseDurationSeconds (30 s here).
+        assert lease(kube, namespace)["holderIdentity"] == ""
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+RESTARTED: list[subprocess.Popen[bytes]] = []
+
+
+def restart_apiserver(plane: ControlPlane) -> subprocess.Popen[bytes]:
+    """Stop this plane's kube-apiserver and start it again with its recorded command line.
+
+    `control-plane down` would delete the etcd data; here etcd and the controller-manager keep running
+    and only the apiserver goes away, as in an apiserver rollout.
+    """
+    pid_file = plane.dir / "kube-apiserver.pid"
+    pid = int(pid_file.read_text().strip())
+    command = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    os.kill(pid, signal.SIGTERM)
+    try:  # v1.20 may wait on open watches for a minute: SIGKILL after 5 s (`down` does so after 10 s)
+        eventually(lambda: not Path(f"/proc/{pid}").exists(), timeout=5, what="the apiserver to stop")
+    except AssertionError:
+        os.kill(pid, signal.SIGKILL)
+        eventually(lambda: not Path(f"/proc/{pid}").exists(), timeout=10, what="the apiserver to die")
+    log = (plane.dir / "kube-apiserver.log").open("ab")
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(plane.dir), "LANG": "C.UTF-8"}  # as `up` does
+    process = subprocess.Popen(
+        command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+    )
+    pid_file.write_text(f"{process.pid}\n")  # so `down` stops the new one
+    RESTARTED.append(process)
+    return process
+
+
+@pytest.fixture(scope="module")
+def own_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """A control plane of our own: these tests restart its apiserver and compact its etcd."""
+    plane = start_control_plane(tmp_path_factory.mktemp("own-kube"))
+    try:
+        yield plane
+    finally:
+        stop_control_plane(plane)
+        for process in RESTARTED:  # our children now: reap them
+            process.wait(30)
+
+
+def test_survives_an_apiserver_restart(own_plane: ControlPlane, start_reconciler: Start) -> None:
+    kube = Kube(api_client(str(own_plane.kubeconfig)))
+    namespace = create_namespace(kube, "restart")
+    create_statefulset(kube, statefulset("before", namespace))
+    running: Running = start_reconciler(namespace, client=kube)
+    eventually(lambda: converged(kube, namespace, "before"), what="Services before the restart")
+
+    process = restart_apiserver(own_plane)
+    try:
+
+        def ready() -> bool:
+            try:
+                kube.request("GET", f"/api/v1/namespaces/{namespace}", timeout=2)
+            except KubeError:
+                return False
+            return True
+
+        eventually(ready, timeout=60, what="the apiserver to come back")
+        # The reconciler noticed (its watches broke) and resumes: new work and repairs are done.
+        assert running.metric("errors_total") > 0
+        create_statefulset(kube, statefulset("after", namespace))
+        kube.request("DELETE", f"/api/v1/namespaces/{namespace}/services/mcp-before")
+        eventually(lambda: converged(kube, namespace, "after"), timeout=60, what="Services after the restart")
+        eventually(lambda: converged(kube, namespace, "before"), timeout=60, what="repair after the restart")
+    finally:
+        running.reconciler.stop()
+        # The restarted apiserver keeps serving the next test; `down` (fixture) stops it by its pid file.
+        assert process.poll() is None
+
+
+def test_a_compacted_resource_version_means_relist(own_plane: ControlPlane) -> None:
+    kube = Kube(api_client(str(own_plane.kubeconfig)))
+    namespace = create_namespace(kube, "gone")
+    # A 1.20 apiserver serves Event watches straight from etcd (no watch cache), so compacting etcd
+    # makes an older resourceVersion gone, as a long outage would.
+    path = f"/api/v1/namespaces/{namespace}/events"
+    old = kube.request("GET", path)["metadata"]["resourceVersion"]
+    sts = create_statefulset(kube, statefulset("web", namespace))
+    events.record(kube, sts, "StatefulSet", "Normal", "Test", "after the old version")
+    revision = kube.request("GET", path)["metadata"]["resourceVersion"]
+    etcd = own_plane.env["KUBE_ETCD_URL"] + "/v3/kv/compaction"
+    body = json.dumps({"revision": revision, "physical": True}).encode()
+    urllib.request.urlopen(urllib.request.Request(etcd, data=body, method="POST"), timeout=10).read()
+
+    seen: list[str] = []
+    informer = Informer(kube, path, lambda e: seen.append(e["reason"]), lambda e: None, lambda message: None)
+    with pytest.raises(Gone):
+        informer._watch(old)
+    thread = threading.Thread(target=informer.run, daemon=True)
+    thread.start()
+    try:
+        eventually(lambda: "Test" in seen, what="the relisted Event")
+        assert informer.relists == 1
+    finally:
+        informer.stop()
+        thread.join(10)

@@ -1,0 +1,257 @@
+"""The reconciler against a real kube-apiserver + controller-manager (../shared/kube/control-plane)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from policies import PolicyConfig
+from policies.backend_services import desired_services
+from policies.workloads import SKIP_ANNOTATION
+from reconciler.drift import contained
+from reconciler.kube import APPLY_PATCH, Kube
+
+from .conftest import Running
+from .kubehelp import create_statefulset, eventually, get, service, statefulset
+
+pytestmark = pytest.mark.cluster
+Start = Callable[..., Running]
+
+
+def sts_path(ns: str, name: str) -> str:
+    return f"/apis/apps/v1/namespaces/{ns}/statefulsets/{name}"
+
+
+def converged(kube: Kube, ns: str, name: str) -> list[dict[str, Any]] | None:
+    """The live Services of StatefulSet `name` when every one is as policy wants, else None."""
+    sts = get(kube, sts_path(ns, name))
+    if sts is None:
+        return None
+    lives = []
+    for desired in desired_services(sts, PolicyConfig()):
+        live = service(kube, ns, desired["metadata"]["name"])
+        if live is None or not contained({"metadata": desired["metadata"], "spec": desired["spec"]}, live):
+            return None
+        lives.append(live)
+    return lives or None
+
+
+def events(kube: Kube, ns: str, reason: str) -> list[dict[str, Any]]:
+    items = kube.request("GET", f"/api/v1/namespaces/{ns}/events")["items"]
+    return [e for e in items if e.get("reason") == reason]
+
+
+def test_creates_owned_services_and_the_garbage_collector_removes_them(
+    kube: Kube, namespace: str, start_reconciler: Start
+) -> None:
+    running = start_reconciler(namespace)
+    created = create_statefulset(kube, statefulset("web", namespace))
+    services = eventually(lambda: converged(kube, namespace, "web"), what="Services of web")
+    assert sorted(s["metadata"]["name"] for s in services) == ["mcp-web", "mcp-web-headless"]
+    for svc in services:
+        (owner,) = svc["metadata"]["ownerReferences"]
+        assert owner["uid"] == created["metadata"]["uid"]
+        assert owner["controller"] is True and owner["blockOwnerDeletion"] is True
+    headless = service(kube, namespace, "mcp-web-headless")
+    assert headless and headless["spec"]["clusterIP"] == "None"
+    assert running.metric("writes_total", kind="Service") == 2
+
+    kube.request("DELETE", sts_path(namespace, "web"), body={"propagationPolicy": "Background"})
+    eventually(
+        lambda: (
+            service(kube, namespace, "mcp-web") is None
+            and service(kube, namespace, "mcp-web-headless") is None
+        ),
+        timeout=60,
+        what="garbage collection of the Services",
+    )
+
+
+def test_drift_is_repaired_and_foreign_labels_are_kept(
+    kube: Kube, namespace: str, start_reconciler: Start
+) -> None:
+    start_reconciler(namespace)
+    create_statefulset(kube, statefulset("web", namespace))
+    eventually(lambda: converged(kube, namespace, "web"), what="Services of web")
+
+    # By hand: delete one Service; remove a port, our label and the selector from the other, and add a
+    # foreign label (a cloud's, say). Removing takes no field from us, so nothing conflicts.
+    kube.request("DELETE", f"/api/v1/namespaces/{namespace}/services/mcp-web-headless")
+    kube.request(
+        "PATCH",
+        f"/api/v1/namespaces/{namespace}/services/mcp-web",
+        body=[
+            {"op": "remove", "path": "/spec/selector"},
+            {"op": "remove", "path": "/metadata/labels/app.kubernetes.io~1managed-by"},
+            {"op": "add", "path": "/metadata/labels/cloud.example~1neg", "value": "keep-me"},
+            {"op": "replace", "path": "/spec/ports", "value": [{"name": "other", "port": 9999}]},
+        ],
+        content_type="application/json-patch+json",
+    )
+    eventually(lambda: converged(kube, namespace, "web"), what="drift repair")
+    sticky = service(kube, namespace, "mcp-web")
+    assert sticky and sticky["metadata"]["labels"]["cloud.example/neg"] == "keep-me"
+    assert sorted(p["port"] for p in sticky["spec"]["ports"]) == [8080, 9999]  # the foreign port stays
+
+    # The StatefulSet opts out of session-affinity: our own mcp-web follows (None, no config).
+    kube.request(
+        "PATCH",
+        sts_path(namespace, "web"),
+        body={"metadata": {"annotations": {SKIP_ANNOTATION: "session-affinity"}}},
+        content_type="application/merge-patch+json",
+    )
+    sticky = eventually(
+        lambda: (s := service(kube, namespace, "mcp-web")) and s["spec"]["sessionAffinity"] == "None" and s,
+        what="opt-out applied",
+    )
+    assert "sessionAffinityConfig" not in sticky["spec"]
+    assert converged(kube, namespace, "web")
+
+
+def test_a_conflicting_field_manager_is_left_alone_with_an_event(
+    kube: Kube, namespace: str, start_reconciler: Start
+) -> None:
+    running = start_reconciler(namespace)
+    create_statefulset(kube, statefulset("web", namespace))
+    eventually(lambda: converged(kube, namespace, "web"), what="Services of web")
+    # Another applier (as ToolHive's proxy runner or Flux would) takes sessionAffinity with another value.
+    kube.request(
+        "PATCH",
+        f"/api/v1/namespaces/{namespace}/services/mcp-web",
+        (("fieldManager", "thv-proxyrunner"), ("force", "true")),
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "mcp-web", "namespace": namespace},
+            "spec": {"sessionAffinity": "None"},
+        },
+        APPLY_PATCH,
+    )
+    eventually(lambda: events(kube, namespace, "ServiceFieldConflict"), what="a conflict Event")
+    (event,) = events(kube, namespace, "ServiceFieldConflict")
+    assert event["involvedObject"]["kind"] == "StatefulSet" and event["involvedObject"]["name"] == "web"
+    assert "sessionAffinity" in event["message"] and "thv-proxyrunner" in event["message"]
+    running.settle()
+    conflicts, writes = running.metric("conflicts_total"), running.metric("writes_total", kind="Service")
+    version = service(kube, namespace, "mcp-web")["metadata"]["resourceVersion"]  # type: ignore[index]
+
+    for _ in range(3):  # resyncs: no retry, no Event, no write, no flapping
+        running.settle()
+    assert running.metric("conflicts_total") == conflicts == 1
+    assert running.metric("writes_total", kind="Service") == writes
+    assert len(events(kube, namespace, "ServiceFieldConflict")) == 1
+    live = service(kube, namespace, "mcp-web")
+    assert live and live["metadata"]["resourceVersion"] == version
+    assert live["spec"]["sessionAffinity"] == "None"
+
+
+def test_a_service_made_by_someone_else_is_not_taken_over(
+    kube: Kube, namespace: str, start_reconciler: Start
+) -> None:
+    # As ToolHive's operator does: it created mcp-web itself (an Update, not an apply), round-robin.
+    foreign = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "mcp-web", "namespace": namespace},
+        "spec": {"selector": {"app": "web"}, "ports": [{"name": "port-8080", "port": 8080}]},
+    }
+    kube.request(
+        "POST", f"/api/v1/namespaces/{namespace}/services", (("fieldManager", "thv-operator"),), foreign
+    )
+    create_statefulset(kube, statefulset("web", namespace))
+    running = start_reconciler(namespace)
+    eventually(lambda: events(kube, namespace, "ServiceFieldConflict"), what="a conflict Event")
+    assert "thv-operator" in events(kube, namespace, "ServiceFieldConflict")[0]["message"]
+    eventually(lambda: service(kube, namespace, "mcp-web-headless"), what="the headless Service all the same")
+    running.settle()
+    version = service(kube, namespace, "mcp-web")["metadata"]["resourceVersion"]  # type: ignore[index]
+    for _ in range(3):
+        running.settle()
+    assert running.metric("conflicts_total") == 1
+    assert len(events(kube, namespace, "ServiceFieldConflict")) == 1
+    live = service(kube, namespace, "mcp-web")
+    assert (
+        live and live["metadata"]["resourceVersion"] == version and live["spec"]["sessionAffinity"] == "None"
+    )
+
+
+def test_zero_writes_at_rest(kube: Kube, namespace: str, start_reconciler: Start) -> None:
+    running = start_reconciler(namespace)
+    names = ["a", "b", "c"]
+    for name in names:
+        create_statefulset(kube, statefulset(name, namespace))
+    eventually(lambda: all(converged(kube, namespace, name) for name in names), what="Services of a, b, c")
+    running.settle()
+
+    def versions() -> dict[str, str]:
+        items = [
+            *kube.request("GET", f"/api/v1/namespaces/{namespace}/services")["items"],
+            *kube.request("GET", f"/apis/apps/v1/namespaces/{namespace}/statefulsets")["items"],
+        ]
+        return {i["metadata"]["name"] + i.get("kind", ""): i["metadata"]["resourceVersion"] for i in items}
+
+    before, writes = versions(), running.metric("writes_total", kind="Service")
+    reconciles = running.metric("reconciles_total", result="ok")
+    running.settle()
+    running.settle()
+    assert running.metric("reconciles_total", result="ok") >= reconciles + 2 * len(names)  # it did look
+    assert running.metric("writes_total", kind="Service") == writes
+    assert versions() == before
+    # A fresh process (restart, new leader) at rest writes nothing either.
+    fresh = start_reconciler(namespace)
+    fresh.settle()
+    assert fresh.metric("writes_total", kind="Service") == 0
+    assert versions() == before
+
+
+def test_stdio_statefulset_is_scaled_back_with_an_event(
+    kube: Kube, namespace: str, start_reconciler: Start, control_plane: Any
+) -> None:
+    running = start_reconciler(namespace)
+    create_statefulset(kube, statefulset("cli", namespace, transport="stdio", replicas=3))
+    eventually(
+        lambda: get(kube, sts_path(namespace, "cli"))["spec"]["replicas"] == 1,  # type: ignore[index]
+        what="scale back to 1",
+    )
+    eventually(lambda: events(kube, namespace, "StdioReplicasCapped"), what="a scale-back Event")
+    assert "spec.replicas 3 -> 1" in events(kube, namespace, "StdioReplicasCapped")[0]["message"]
+    running.settle()
+    assert service(kube, namespace, "mcp-cli") is None  # stdio has no backend Services
+    # Scaled up again from outside (kubectl scale, an HPA): back to one.
+    kube.request(
+        "PATCH",
+        sts_path(namespace, "cli") + "/scale",
+        body={"spec": {"replicas": 2}},
+        content_type="application/merge-patch+json",
+    )
+    eventually(
+        lambda: get(kube, sts_path(namespace, "cli"))["spec"]["replicas"] == 1,  # type: ignore[index]
+        what="scale back to 1 again",
+    )
+    assert running.metric("writes_total", kind="StatefulSet") == 2
+
+
+def test_a_service_the_apiserver_refuses_is_reported_once(
+    kube: Kube, namespace: str, start_reconciler: Start
+) -> None:
+    running = start_reconciler(namespace)
+    create_statefulset(kube, statefulset("web", namespace))
+    eventually(lambda: converged(kube, namespace, "web"), what="Services of web")
+    # By hand: our port moves to 9999 but keeps its name, so our port 8080 could only come back with a
+    # duplicate name (422). Retrying cannot help: one Event, then quiet until something changes.
+    kube.request(
+        "PATCH",
+        f"/api/v1/namespaces/{namespace}/services/mcp-web",
+        body=[{"op": "replace", "path": "/spec/ports/0/port", "value": 9999}],
+        content_type="application/json-patch+json",
+    )
+    eventually(lambda: events(kube, namespace, "ServiceApplyRejected"), what="a rejection Event")
+    running.settle()
+    errors = running.metric("errors_total")
+    for _ in range(3):
+        running.settle()
+    assert running.metric("errors_total") == errors
+    assert len(events(kube, namespace, "ServiceApplyRejected")) == 1
+    assert "Duplicate value" in events(kube, namespace, "ServiceApplyRejected")[0]["message"]
