@@ -1,0 +1,263 @@
+"""`mcp-admission certs ...`: generate (offline), verify (offline), ensure (one in-cluster pass)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from certs.generate import (
+    KEY_TYPES,
+    Bundle,
+    generate_bundle,
+    issue_serving_cert,
+    normal_name,
+    service_names,
+    write_bundle,
+    write_files,
+)
+from certs.pem import CertError, cert_names, check_pair, check_signed, describe, key_to_pem, load_ca, to_pem
+from certs.settings import CertSettings
+from mcp_admission.config import ConfigError, load_config
+
+EXIT_OK = 0
+EXIT_ERROR = 2  # unusable input or a failure to act: the message says which
+
+_DEFAULTS = CertSettings()
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="configuration file (default: $MCP_ADMISSION_CONFIG, else built-in defaults); "
+        "its certs: section supplies the defaults of the options below",
+    )
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "certs",
+        help="make, check and rotate the webhook's TLS certificates (no cert-manager needed)",
+        description="Certificates for the admission webhook: a CA and a serving certificate for its Service.",
+    )
+    commands = parser.add_subparsers(dest="certs_command", required=True, metavar="ACTION")
+
+    gen = commands.add_parser(
+        "generate",
+        help="write a new CA and serving certificate to a directory",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Write ca.crt, tls.crt and tls.key (mode 0600) for SERVICE in NAMESPACE, each replaced\n"
+        "atomically. The certificate names SERVICE, SERVICE.NS, SERVICE.NS.svc and\n"
+        "SERVICE.NS.svc.cluster.local, plus every --extra-san.\n\n"
+        f"Defaults: ECDSA P-256; CA {_DEFAULTS.ca_validity_days} days (10 years, like Gatekeeper's\n"
+        "cert-controller: a CA change needs every apiserver to trust the new CA, so make it rare);\n"
+        f"serving certificate {_DEFAULTS.validity_days} days (between Kyverno's 150 and cert-controller's\n"
+        "365: `certs ensure` renews it with a third of its life, 60 days, left; the server reloads it).",
+    )
+    gen.add_argument("--service", help=f"Service name (default: {_DEFAULTS.service})")
+    gen.add_argument("--namespace", help=f"its namespace (default: {_DEFAULTS.namespace})")
+    gen.add_argument(
+        "--out", required=True, metavar="DIR", help="directory to write ca.crt, tls.crt, tls.key"
+    )
+    gen.add_argument(
+        "--extra-san",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="another DNS name or IP address for the certificate (repeatable), e.g. 127.0.0.1, localhost",
+    )
+    gen.add_argument("--key-type", choices=KEY_TYPES, help=f"key algorithm (default: {_DEFAULTS.key_type})")
+    gen.add_argument(
+        "--rsa-bits", type=int, help=f"RSA key size, 2048 or more (default: {_DEFAULTS.rsa_bits})"
+    )
+    gen.add_argument(
+        "--ca-days", type=int, help=f"CA validity in days (default: {_DEFAULTS.ca_validity_days})"
+    )
+    gen.add_argument(
+        "--days", type=int, help=f"serving certificate validity in days (default: {_DEFAULTS.validity_days})"
+    )
+    gen.add_argument(
+        "--ca-cert",
+        metavar="FILE",
+        help="sign with this existing CA instead of making a new one (needs --ca-key)",
+    )
+    gen.add_argument("--ca-key", metavar="FILE", help="the existing CA's private key")
+    gen.add_argument(
+        "--ca-key-out",
+        metavar="FILE",
+        help="also write the new CA's private key here (mode 0600); by default it is not kept",
+    )
+    _config_option(gen)
+    gen.set_defaults(func=run_generate)
+
+    verify = commands.add_parser(
+        "verify",
+        help="check ca.crt, tls.crt and tls.key in a directory: pair, CA, names, expiry",
+    )
+    verify.add_argument("--dir", required=True, metavar="DIR", help="directory with ca.crt, tls.crt, tls.key")
+    verify.add_argument("--service", help="also check the names for this Service")
+    verify.add_argument("--namespace", help="namespace of --service")
+    verify.set_defaults(func=run_verify)
+
+    ensure = commands.add_parser(
+        "ensure",
+        help="in-cluster, one pass: create or renew the CA and serving Secrets, inject the caBundle",
+        description="Keep the CA and serving certificate in Secrets of the product's namespace, renew what "
+        "is due (CA rotation keeps the old CA trusted during an overlap), and write the caBundle into "
+        "this product's webhook configurations. Safe to run from several places at once. `serve "
+        "--manage-certs` runs the same pass at start and periodically.",
+    )
+    ensure.add_argument("--namespace", help=f"namespace of the Secrets (default: {_DEFAULTS.namespace})")
+    ensure.add_argument("--service", help=f"the webhook's Service (default: {_DEFAULTS.service})")
+    ensure.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig (default: in-cluster, else ~/.kube)")
+    _config_option(ensure)
+    ensure.set_defaults(func=run_ensure)
+
+
+_OPTIONS = {
+    "service": "--service",
+    "namespace": "--namespace",
+    "extra_sans": "--extra-san",
+    "key_type": "--key-type",
+    "rsa_bits": "--rsa-bits",
+    "ca_validity_days": "--ca-days",
+    "validity_days": "--days",
+}
+
+
+def _settings(args: argparse.Namespace, **overrides: object) -> CertSettings:
+    """The config file's certs: section with the given options on top; CertError names a bad option."""
+    base = load_config(args.config).certs
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return CertSettings.model_validate({**base.model_dump(), **given})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_OPTIONS.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'options'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise CertError(problems) from None
+
+
+def _fail(message: str) -> int:
+    print(f"mcp-admission certs: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise CertError(f"{path}: cannot read {what}: {exc.strerror}") from None
+
+
+def _signed_with(args: argparse.Namespace, settings: CertSettings) -> Bundle:
+    """A serving certificate signed by the CA given on the command line."""
+    ca_pem = _read(args.ca_cert, "the CA certificate")
+    ca, ca_key = load_ca(ca_pem, _read(args.ca_key, "the CA key"), args.ca_cert)
+    cert, key = issue_serving_cert(
+        ca,
+        ca_key,
+        settings.service,
+        settings.namespace,
+        extra_sans=settings.extra_sans,
+        key_type=settings.key_type,
+        rsa_bits=settings.rsa_bits,
+        validity=timedelta(days=settings.validity_days),
+    )
+    return Bundle(to_pem(ca), key_to_pem(ca_key), to_pem(cert), key_to_pem(key))
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    if bool(args.ca_cert) != bool(args.ca_key):
+        return _fail("--ca-cert and --ca-key go together")
+    if args.ca_cert and args.ca_key_out:
+        return _fail("--ca-key-out is for a new CA; with --ca-cert the CA key stays where it is")
+    try:
+        settings = _settings(
+            args,
+            service=args.service,
+            namespace=args.namespace,
+            extra_sans=tuple(args.extra_san) if args.extra_san else None,
+            key_type=args.key_type,
+            rsa_bits=args.rsa_bits,
+            ca_validity_days=args.ca_days,
+            validity_days=args.days,
+        )
+        if args.ca_cert:
+            bundle = _signed_with(args, settings)
+        else:
+            bundle = generate_bundle(
+                settings.service,
+                settings.namespace,
+                extra_sans=settings.extra_sans,
+                key_type=settings.key_type,
+                rsa_bits=settings.rsa_bits,
+                ca_validity=timedelta(days=settings.ca_validity_days),
+                cert_validity=timedelta(days=settings.validity_days),
+            )
+        if args.ca_key_out:
+            out = Path(args.ca_key_out)
+            write_files(out.parent, {out.name: (bundle.ca_key_pem, 0o600)})
+        write_bundle(bundle, args.out)
+    except (CertError, ConfigError) as exc:
+        return _fail(str(exc))
+    names = ", ".join(service_names(settings.service, settings.namespace, settings.extra_sans))
+    print(f"wrote {os.path.join(args.out, 'ca.crt')}, tls.crt, tls.key for {names}")
+    return EXIT_OK
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    directory = Path(args.dir)
+    try:
+        chain, _ = check_pair(
+            _read(str(directory / "tls.crt"), "the certificate"),
+            _read(str(directory / "tls.key"), "the key"),
+            str(directory / "tls.crt"),
+        )
+        leaf = chain[0]
+        ca = check_signed(
+            chain, _read(str(directory / "ca.crt"), "the CA bundle"), str(directory / "tls.crt")
+        )
+        now = datetime.now(UTC)
+        if now >= leaf.not_valid_after_utc:
+            raise CertError(f"{directory / 'tls.crt'}: expired on {leaf.not_valid_after_utc:%Y-%m-%d}")
+        if args.service:
+            wanted = {normal_name(n) for n in service_names(args.service, args.namespace or "default")}
+            missing = sorted(wanted - cert_names(leaf))
+            if missing:
+                raise CertError(f"{directory / 'tls.crt'}: does not name {', '.join(missing)}")
+    except CertError as exc:
+        return _fail(str(exc))
+    print(
+        f"ok: {describe(leaf)} signed by {describe(ca)}; expires {leaf.not_valid_after_utc:%Y-%m-%d}, "
+        f"CA expires {ca.not_valid_after_utc:%Y-%m-%d}; names: {', '.join(sorted(cert_names(leaf)))}"
+    )
+    return EXIT_OK
+
+
+def run_ensure(args: argparse.Namespace) -> int:
+    # Imported here: `generate` and `verify` work without loading the kubernetes client.
+    from certs.manager import CertManager
+    from reconciler.kube import KubeError, api_client
+
+    try:
+        settings = _settings(args, namespace=args.namespace, service=args.service)
+        with api_client(args.kubeconfig) as client:
+            result = CertManager(settings, client).ensure_once()
+    except (CertError, ConfigError, KubeError) as exc:
+        return _fail(str(exc))
+    for action in result.actions:
+        print(action)
+    if not result.changed:
+        print("certificates in order")
+    print(
+        f"serving certificate expires {result.serving_expires:%Y-%m-%d}, CA {result.ca_expires:%Y-%m-%d}"
+        + (f"; CA overlap ends after {result.retire_at:%Y-%m-%d %H:%M} UTC" if result.retire_at else "")
+    )
+    return EXIT_OK

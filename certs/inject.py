@@ -1,0 +1,110 @@
+"""caBundle injection into this product's webhook configurations (admissionregistration.k8s.io/v1).
+
+Written only when it differs, as a JSON patch of the caBundle fields that carries the resourceVersion
+read: the apiserver answers 409 Conflict when someone wrote in between, and we re-read and decide again.
+Every replica computes the same bundle from the same CA Secret, so concurrent injectors converge and
+never take turns rewriting.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes.client import AdmissionregistrationV1Api, ApiClient, ApiException
+
+from certs.kube import CONFLICT, JSON, b64, is_status, read, write
+from certs.pem import CertError
+
+log = logging.getLogger(__name__)
+ATTEMPTS = 8
+
+
+def backoff(attempt: int) -> None:
+    """Before retrying after a conflict: a random pause, growing (up to ~6 s in all), so writers that
+    collided do not collide again in step."""
+    time.sleep(random.uniform(0, 0.05 * 2**attempt))
+
+
+def _patch(config: JSON, bundle: str) -> list[JSON]:
+    """JSON patch setting every webhook's caBundle to `bundle`; empty when all already have it."""
+    ops: list[JSON] = [
+        {"op": "add", "path": f"/webhooks/{index}/clientConfig/caBundle", "value": bundle}
+        for index, webhook in enumerate(config.get("webhooks") or [])
+        if (webhook.get("clientConfig") or {}).get("caBundle") != bundle
+    ]
+    if not ops:
+        return []
+    # A stale resourceVersion turns the write into 409 Conflict (optimistic concurrency).
+    version = config["metadata"]["resourceVersion"]
+    return [{"op": "replace", "path": "/metadata/resourceVersion", "value": version}, *ops]
+
+
+@dataclass(frozen=True)
+class _Kind:
+    name: str
+    list: Callable[..., Any]
+    read: Callable[..., Any]
+    patch: Callable[..., Any]
+
+
+def _kinds(api: AdmissionregistrationV1Api) -> tuple[_Kind, _Kind]:
+    return (
+        _Kind(
+            "MutatingWebhookConfiguration",
+            api.list_mutating_webhook_configuration,
+            api.read_mutating_webhook_configuration,
+            api.patch_mutating_webhook_configuration,
+        ),
+        _Kind(
+            "ValidatingWebhookConfiguration",
+            api.list_validating_webhook_configuration,
+            api.read_validating_webhook_configuration,
+            api.patch_validating_webhook_configuration,
+        ),
+    )
+
+
+def _inject_one(kind: _Kind, name: str, bundle: str) -> bool:
+    """Make `name`'s caBundles equal `bundle`; True when this call wrote."""
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            backoff(attempt)
+        config = read(kind.read, name)
+        if config is None:
+            return False
+        ops = _patch(config, bundle)
+        if not ops:
+            return False
+        try:
+            write(kind.patch, name, ops)
+        except ApiException as exc:
+            if is_status(exc, CONFLICT):
+                log.info("%s %s changed while injecting the caBundle; re-reading", kind.name, name)
+                continue
+            raise
+        return True
+    raise CertError(f"{kind.name} {name}: still conflicting after {ATTEMPTS} attempts to inject the caBundle")
+
+
+def inject_ca_bundle(
+    api_client: ApiClient, bundle_pem: bytes, *, mutating: str, validating: str, selector: str
+) -> list[str]:
+    """Set the caBundle of the named configurations and of those matching `selector` (label selector;
+    empty: none). Returns one line per configuration written; missing configurations are skipped."""
+    api = AdmissionregistrationV1Api(api_client)
+    bundle = b64(bundle_pem)
+    written: list[str] = []
+    for kind, named in zip(_kinds(api), (mutating, validating), strict=True):
+        names = {named} if named else set()
+        if selector:
+            listing = read(kind.list, label_selector=selector) or {}
+            names.update(item["metadata"]["name"] for item in listing.get("items") or [])
+        for name in sorted(names):
+            if _inject_one(kind, name, bundle):
+                written.append(f"injected caBundle into {kind.name} {name}")
+    return written
