@@ -27,18 +27,7 @@ def admit(
     if not mutation.allowed:
         return mutation, request.object
     mutated = apply(request.object, mutation.patch)
-    validated = Request(
-        request.group,
-        request.version,
-        request.kind,
-        request.operation,
-        request.namespace,
-        request.name,
-        mutated,
-        request.old_object,
-        request.dry_run,
-        request.sub_resource,
-    )
+    validated = request._replace(object=mutated)
     validation = evaluate(validated, workload, config, Phase.VALIDATE, policies)
     decision = Decision(
         patch=mutation.patch,

@@ -41,15 +41,22 @@ def _printable(text: str) -> str:
 
 def clean_warnings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     """Printable, at most MAX_WARNING_RUNES each, de-duplicated, first-seen order."""
-    seen: dict[str, Finding] = {}
+    cleaned: list[Finding] = []
+    seen: set[str] = set()
     for finding in findings:
-        message = finding.message if finding.message.isprintable() else _printable(finding.message)
+        message = finding.message
+        if not message.isprintable():
+            message = _printable(message)
         room = MAX_WARNING_RUNES - len(finding.policy) - 2
         if len(message) > room:
             message = message[: room - 1] + "…"
-        cleaned = Finding(finding.policy, message, finding.fixed)
-        seen.setdefault(warning_text(cleaned), cleaned)
-    return tuple(seen.values())
+        if message is not finding.message:
+            finding = Finding(finding.policy, message, finding.fixed)
+        text = warning_text(finding)
+        if text not in seen:
+            seen.add(text)
+            cleaned.append(finding)
+    return tuple(cleaned)
 
 
 def workload_of(request: Request, config: PolicyConfig) -> Workload | None:

@@ -11,11 +11,13 @@ from .model import JSON, PatchOp
 
 def escape(token: str) -> str:
     """One JSON Pointer reference token (RFC 6901): '~' → '~0' first, then '/' → '~1'."""
+    if "~" not in token and "/" not in token:  # nearly always: skip two scans and copies
+        return token
     return token.replace("~", "~0").replace("/", "~1")
 
 
 def pointer(*tokens: str) -> str:
-    return "".join("/" + escape(t) for t in tokens)
+    return "/" + "/".join(map(escape, tokens))
 
 
 def set_value(document: JSON, tokens: tuple[str, ...], value: Any) -> tuple[PatchOp, ...]:
@@ -25,7 +27,9 @@ def set_value(document: JSON, tokens: tuple[str, ...], value: Any) -> tuple[Patc
     never addresses a path whose parent does not exist (the apiserver would reject it).
     """
     node = document
-    for depth, token in enumerate(tokens[:-1]):
+    last = len(tokens) - 1
+    for depth in range(last):
+        token = tokens[depth]
         child = node.get(token) if isinstance(node, dict) else None
         if not isinstance(child, dict):
             nested = value
@@ -34,9 +38,9 @@ def set_value(document: JSON, tokens: tuple[str, ...], value: Any) -> tuple[Patc
             op = "replace" if isinstance(node, dict) and token in node else "add"
             return ({"op": op, "path": pointer(*tokens[: depth + 1]), "value": nested},)
         node = child
-    last = tokens[-1]
-    if isinstance(node, dict) and last in node:
-        if node[last] == value and type(node[last]) is type(value):
+    if isinstance(node, dict) and tokens[last] in node:
+        current = node[tokens[last]]
+        if current == value and type(current) is type(value):
             return ()
         return ({"op": "replace", "path": pointer(*tokens), "value": value},)
     return ({"op": "add", "path": pointer(*tokens), "value": value},)

@@ -5,8 +5,7 @@ Everything else gets nothing, so the first checks are the cheapest: kind, then l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .model import JSON, Request
 from .settings import LabelSelectorRequirement, WorkloadSelector, WorkloadSettings
@@ -29,8 +28,7 @@ SKIP_ANNOTATION = "mcp-admission.io/skip-policies"  # comma-separated policy IDs
 TRANSPORTS = frozenset({"stdio", "sse", "streamable-http"})
 
 
-@dataclass(frozen=True, slots=True)
-class Workload:
+class Workload(NamedTuple):
     """An MCP workload as the policies see it."""
 
     group: str

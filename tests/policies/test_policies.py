@@ -229,7 +229,7 @@ def test_delete_and_connect_are_allowed_untouched(operation: Operation) -> None:
 
 
 def _fields(request: Request) -> dict[str, Any]:
-    return {f: getattr(request, f) for f in Request.__slots__}
+    return request._asdict()
 
 
 def test_subresources_and_excluded_namespaces_are_skipped() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 from typing import Any
 
 import jsonpatch
@@ -79,7 +78,7 @@ def test_deciding_again_after_the_patch_changes_nothing(obj: dict[str, Any], ope
     patched = apply(request.object, first.patch)  # the engine's own copy-on-write apply ...
     assert patched == jsonpatch.apply_patch(request.object, list(first.patch))  # ... is RFC 6902's
     assert request.object == before
-    again = replace(request, object=patched)
+    again = request._replace(object=patched)
     second = decide(again, CONFIG)
     assert second.patch == ()
     assert second.errors == ()

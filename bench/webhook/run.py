@@ -1,0 +1,198 @@
+"""Load benchmark of the webhook against a bare ASGI endpoint on the same server stack, in one run.
+
+    .venv/bin/python bench/webhook/run.py [--repeat 3] [--seconds 5] [--connections 16]
+
+Both servers: uvicorn, httptools, uvloop, one worker, the same TLS certificate, on 127.0.0.1; the load
+generator is wrk (Debian package `wrk`). Printed, per payload, with the spread over the repeats:
+  throughput ratio webhook / baseline         (target >= 0.85)
+  p99 at half the baseline's max rate, ratio  (target <= 1.25)
+  CPU time per request, baseline / webhook    (the throughput ratio a CPU-bound server would see)
+and the webhook's resident memory after 10k and after 100k requests (target: within 10 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from payloads import PAYLOADS
+
+from certs.generate import generate_bundle, write_bundle
+
+HERE = Path(__file__).resolve().parent
+Body = tuple[Path, str]  # the AdmissionReview's file, the endpoint it is posted to
+ROOT = HERE.parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def server(which: str, certs: Path, log: Path) -> Iterator[tuple[int, int]]:
+    """(port, pid) of a running benchmark server; stopped with SIGTERM on exit."""
+    port = free_port()
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(HERE / "serve.py"),
+                which,
+                str(port),
+                str(certs / "tls.crt"),
+                str(certs / "tls.key"),
+            ],
+            stdout=out,
+            stderr=out,
+            cwd=ROOT,
+        )
+    try:
+        context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as raw:
+                    context.wrap_socket(raw, server_hostname="127.0.0.1").close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"{which} server did not start; see {log}") from None
+                time.sleep(0.1)
+        yield port, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def wrk(port: int, body: Body, seconds: int, connections: int, delay_ms: int = 0) -> Any:
+    file, path = body
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(HERE / "wrk.lua")]
+    command += [f"https://127.0.0.1:{port}{path}", "--", str(file), path, str(delay_ms)]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    if result["errors"] or result["non2xx"]:
+        raise SystemExit(f"wrk saw errors on port {port}: {result}")
+    result["rate"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's user + system CPU time so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def loaded(pid: int, port: int, body: Body, seconds: int, connections: int) -> Any:
+    """A max-rate wrk run, with the server's CPU time per request (less sensitive to busy neighbours)."""
+    before = cpu_seconds(pid)
+    result = wrk(port, body, seconds, connections)
+    result["cpu_us"] = (cpu_seconds(pid) - before) * 1e6 / result["requests"]
+    return result
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise SystemExit(f"no VmRSS for pid {pid}")
+
+
+def spread(values: list[float]) -> str:
+    return f"median {statistics.median(values):.2f} (min {min(values):.2f}, max {max(values):.2f})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--paced-connections", type=int, default=16)
+    options = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk not found: apt-get install wrk", file=sys.stderr)
+        return 2
+
+    with tempfile.TemporaryDirectory(prefix="bench-webhook-") as temp:
+        work = Path(temp)
+        write_bundle(generate_bundle("bench", "bench", extra_sans=("127.0.0.1",)), work)
+        bodies: dict[str, Body] = {}
+        for name, (build, path) in PAYLOADS.items():
+            bodies[name] = (work / f"{name}.json", path)
+            bodies[name][0].write_bytes(build())
+        log = work / "servers.log"
+        ratios: dict[str, list[float]] = {name: [] for name in PAYLOADS}
+        p99s: dict[str, list[float]] = {name: [] for name in PAYLOADS}
+        cpu: dict[str, list[float]] = {name: [] for name in PAYLOADS}
+        with (
+            server("baseline", work, log) as (base_port, base_pid),
+            server("webhook", work, log) as (hook_port, hook_pid),
+        ):
+            for name, body in bodies.items():
+                for port in (base_port, hook_port):  # warm-up
+                    wrk(port, body, 1, options.connections)
+                for _ in range(options.repeat):
+                    # Interleaved, so a noisy neighbour hits both sides alike.
+                    base = loaded(base_pid, base_port, body, options.seconds, options.connections)
+                    hook = loaded(hook_pid, hook_port, body, options.seconds, options.connections)
+                    ratios[name].append(hook["rate"] / base["rate"])
+                    cpu[name].append(base["cpu_us"] / hook["cpu_us"])
+                    # Half the baseline's max rate: each connection waits delay ms between requests.
+                    delay = max(1, round(options.paced_connections * 1000 / (base["rate"] / 2)))
+                    base_paced = wrk(base_port, body, options.seconds, options.paced_connections, delay)
+                    hook_paced = wrk(hook_port, body, options.seconds, options.paced_connections, delay)
+                    p99s[name].append(hook_paced["p99_us"] / base_paced["p99_us"])
+                    print(
+                        f"{name}: max {base['rate']:.0f} vs {hook['rate']:.0f} req/s "
+                        f"(CPU {base['cpu_us']:.0f} vs {hook['cpu_us']:.0f} us/request); "
+                        f"paced ~{base_paced['rate']:.0f}/{hook_paced['rate']:.0f} req/s, "
+                        f"p99 {base_paced['p99_us'] / 1000:.2f} vs {hook_paced['p99_us'] / 1000:.2f} ms",
+                        flush=True,
+                    )
+        with server("webhook", work, log) as (port, pid):
+            # A fresh process: the payloads in turn up to 10k requests, then on to 100k.
+            done = 0
+            rss: dict[int, int] = {}
+            for target in (10_000, 100_000):
+                while done < target:
+                    for body in bodies.values():
+                        done += wrk(port, body, 1, options.connections)["requests"]
+                rss[target] = rss_kib(pid)
+                print(f"RSS after {done} requests: {rss[target] / 1024:.1f} MB", flush=True)
+
+    print()
+    print(
+        f"{'payload':<20} {'throughput ratio (>=0.85)':<40} {'p99 ratio at half max (<=1.25)':<40} CPU ratio"
+    )
+    for name in PAYLOADS:
+        print(f"{name:<20} {spread(ratios[name]):<40} {spread(p99s[name]):<40} {spread(cpu[name])}")
+    growth = (rss[100_000] - rss[10_000]) / 1024
+    print(
+        f"RSS after 10k {rss[10_000] / 1024:.1f} MB, after 100k {rss[100_000] / 1024:.1f} MB: "
+        f"+{growth:.1f} MB (<=10)"
+    )
+    met = all(min(r) >= 0.85 for r in ratios.values()) and all(max(p) <= 1.25 for p in p99s.values())
+    met = met and growth <= 10
+    print("targets met in every repeat" if met else "a target was missed in some repeat (see above)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The webhook's ASGI app: the raw admission handler in front, FastAPI behind it for everything else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from policies import ALL_POLICIES, PolicyConfig
+from policies.catalog import Policy
+
+from .admission import PATHS, AdmissionHandler, Receive, Scope, Send
+from .schema import admission_openapi
+from .settings import WebhookSettings
+
+
+class Health(BaseModel):
+    status: str
+
+
+def _management_app(ready: Callable[[], bool]) -> FastAPI:
+    app = FastAPI(
+        title="mcp-admission webhook",
+        version="1",
+        description="Admission webhook for MCP servers on Kubernetes: AdmissionReview v1 over TLS.",
+    )
+
+    @app.get("/healthz", response_model=Health)
+    async def healthz() -> Health:
+        return Health(status="ok")
+
+    @app.get("/readyz", response_model=Health, responses={503: {"model": Health}})
+    async def readyz() -> Any:
+        if ready():
+            return Health(status="ok")
+        return JSONResponse({"status": "certificate not loaded"}, status_code=503)
+
+    def openapi() -> dict[str, Any]:
+        # /mutate and /validate are answered before FastAPI routing (see WebhookApp): describe them
+        # from their models instead of registering routes that would never run.
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            paths, components = admission_openapi()
+            schema["paths"].update(paths)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+class WebhookApp:
+    """ASGI: POST /mutate and /validate go straight to the admission handler, the rest to FastAPI."""
+
+    def __init__(self, admission: AdmissionHandler, management: FastAPI) -> None:
+        self.admission = admission
+        self.management = management
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            phase = PATHS.get(scope["path"])
+            if phase is not None:
+                await self.admission(phase, scope, receive, send)
+                return
+        await self.management(scope, receive, send)
+
+
+def create_app(
+    config: PolicyConfig,
+    settings: WebhookSettings | None = None,
+    *,
+    policies: Sequence[Policy] = ALL_POLICIES,
+    ready: Callable[[], bool] = lambda: True,
+) -> WebhookApp:
+    """The app for one configuration; `policies` lets a caller run a different set (tests, embedders)."""
+    settings = settings or WebhookSettings()
+    return WebhookApp(AdmissionHandler(config, policies, settings.max_body_bytes), _management_app(ready))

@@ -1,0 +1,166 @@
+"""`mcp-admission serve`: flags, then MCP_ADMISSION_* variables, then the config file's `webhook:` section."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from certs.generate import generate_bundle, write_bundle
+from certs.manager import CertManager
+from certs.pem import CertError
+from mcp_admission.config import ConfigError, load_config
+from reconciler.kube import KubeError, api_client
+
+from . import logs
+from .server import Companion, WebhookServer, run_until_stopped
+from .settings import WebhookSettings
+
+log = logging.getLogger("mcp_admission.webhook")
+
+# WebhookSettings field → (flag, environment variable, argparse type, help)
+OPTIONS: dict[str, tuple[str, str, Any, str]] = {
+    "host": ("--host", "MCP_ADMISSION_HOST", str, "address to listen on (default 0.0.0.0)"),
+    "port": ("--port", "MCP_ADMISSION_PORT", int, "HTTPS port for /mutate, /validate, /healthz, /readyz"),
+    "metrics_port": ("--metrics-port", "MCP_ADMISSION_METRICS_PORT", int, "plain-HTTP /metrics port, 0: off"),
+    "cert_file": (
+        "--cert-file",
+        "MCP_ADMISSION_CERT_FILE",
+        str,
+        "serving certificate (PEM), reloaded on change",
+    ),
+    "key_file": ("--key-file", "MCP_ADMISSION_KEY_FILE", str, "its private key (PEM)"),
+    "grace_period": (
+        "--grace-period",
+        "MCP_ADMISSION_GRACE_PERIOD",
+        int,
+        "seconds to finish requests on SIGTERM",
+    ),
+    "max_body_bytes": ("--max-body-bytes", "MCP_ADMISSION_MAX_BODY_BYTES", int, "larger bodies get 413"),
+}
+DEV_SANS = ("localhost", "127.0.0.1", "::1")
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="run the admission webhook (HTTPS) and its metrics endpoint",
+        description="Run the admission webhook. Each option falls back to its environment variable, then "
+        "to the `webhook:` section of the configuration file.",
+    )
+    parser.add_argument("--config", help="configuration file (env MCP_ADMISSION_CONFIG)")
+    for flag, env, kind, text in OPTIONS.values():
+        parser.add_argument(flag, type=kind, default=None, help=f"{text} (env {env})")
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("MCP_ADMISSION_LOG_LEVEL", "info"),
+        choices=("debug", "info", "warning", "error"),
+        help="(env MCP_ADMISSION_LOG_LEVEL, default info)",
+    )
+    parser.add_argument(
+        "--manage-certs",
+        action="store_true",
+        help="in-cluster: also keep the CA and serving certificate Secrets and the caBundle up to date "
+        "(the `certs:` section; the same work as `mcp-admission certs ensure`, repeated)",
+    )
+    parser.add_argument(
+        "--kubeconfig", help="with --manage-certs: kubeconfig (default: in-cluster, else ~/.kube)"
+    )
+    parser.add_argument(
+        "--dev",
+        action="store_true",
+        help="development only: make a throwaway CA and serving certificate for localhost/127.0.0.1 in a "
+        "temporary directory, listen on 127.0.0.1, and print where the CA is",
+    )
+    parser.set_defaults(func=run)
+
+
+def resolve_settings(
+    base: WebhookSettings, args: argparse.Namespace, environ: Mapping[str, str]
+) -> WebhookSettings:
+    """The settings in force; a bad value raises ValueError naming the flag or variable it came from."""
+    values: dict[str, Any] = base.model_dump()
+    source: dict[str, str] = {}
+    for field, (flag, env, _, _) in OPTIONS.items():
+        if getattr(args, field) is not None:
+            values[field], source[field] = getattr(args, field), flag
+        elif environ.get(env):
+            values[field], source[field] = environ[env], env
+    try:
+        return WebhookSettings.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{source.get(field, 'webhook.' + field)}: {e['msg']}"
+            for e in exc.errors()
+            for field in (str(e["loc"][0]),)
+        )
+        raise ValueError(problems) from None
+
+
+def _dev_certificates(settings: WebhookSettings, directory: str) -> WebhookSettings:
+    write_bundle(generate_bundle("mcp-admission", "dev", extra_sans=DEV_SANS), directory)
+    ca = Path(directory, "ca.crt")
+    print(
+        f"mcp-admission serve --dev: throwaway CA at {ca} (deleted on exit)\n"
+        f"  try: curl --cacert {ca} https://127.0.0.1:{settings.port}/healthz",
+        file=sys.stderr,
+        flush=True,
+    )
+    return settings.model_copy(
+        update={"cert_file": str(Path(directory, "tls.crt")), "key_file": str(Path(directory, "tls.key"))}
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    logs.configure(args.log_level)
+    try:
+        config = load_config(args.config)
+        settings = resolve_settings(config.webhook, args, os.environ)
+    except (ConfigError, ValueError) as exc:
+        print(f"mcp-admission serve: {exc}", file=sys.stderr)
+        return 2
+    with ExitStack() as stack:
+        if args.dev:
+            if args.host is None and not os.environ.get("MCP_ADMISSION_HOST"):
+                settings = settings.model_copy(update={"host": "127.0.0.1"})
+            directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="mcp-admission-dev-"))
+            try:
+                settings = _dev_certificates(settings, directory)
+            except CertError as exc:
+                print(f"mcp-admission serve --dev: {exc}", file=sys.stderr)
+                return 1
+        for path in (settings.cert_file, settings.key_file):
+            if not os.access(path, os.R_OK):
+                print(
+                    f"mcp-admission serve: cannot read {path} (see --cert-file/--key-file)", file=sys.stderr
+                )
+                return 1
+        companions: list[Companion] = []
+        if args.manage_certs:
+            try:
+                client = stack.enter_context(api_client(args.kubeconfig))
+            except KubeError as exc:
+                print(f"mcp-admission serve --manage-certs: {exc}", file=sys.stderr)
+                return 1
+            companions.append(CertManager(config.certs, client).run)
+        server = WebhookServer(config, settings, companions=companions)
+        log.info(
+            "starting",
+            extra={
+                "fields": {"host": settings.host, "port": settings.port, "metricsPort": settings.metrics_port}
+            },
+        )
+        try:
+            run_until_stopped(server)
+        except (OSError, CertError) as exc:  # e.g. a certificate/key pair that TLS refuses
+            print(f"mcp-admission serve: {exc}", file=sys.stderr)
+            return 1
+    return 0

@@ -1,0 +1,107 @@
+"""Running the webhook: uvicorn over TLS with a hot-reloaded certificate, plus a plain-HTTP metrics port."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+import uvicorn
+import uvloop
+from prometheus_client import start_http_server
+
+from certs.reload import CertReloader
+from policies import ALL_POLICIES, PolicyConfig
+from policies.catalog import Policy
+
+from .app import create_app
+from .settings import WebhookSettings
+
+log = logging.getLogger("mcp_admission.webhook")
+
+# Tasks that live as long as the server, e.g. the in-cluster certificate manager.
+Companion = Callable[[], Coroutine[Any, Any, None]]
+
+
+class WebhookServer:
+    """One webhook process: admission over TLS (one uvicorn worker), metrics over plain HTTP."""
+
+    def __init__(
+        self,
+        config: PolicyConfig,
+        settings: WebhookSettings,
+        *,
+        policies: Sequence[Policy] = ALL_POLICIES,
+        companions: Sequence[Companion] = (),
+    ) -> None:
+        self.settings = settings
+        self.companions = tuple(companions)
+        self.reloader: CertReloader | None = None
+        app = create_app(config, settings, policies=policies, ready=self.ready)
+        self.uvicorn = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=settings.host,
+                port=settings.port,
+                ssl_certfile=settings.cert_file,
+                ssl_keyfile=settings.key_file,
+                http="httptools",
+                lifespan="off",
+                log_config=None,  # the process's JSON logging (webhook.logs) applies
+                access_log=False,  # one structured line per decision instead
+                server_header=False,
+                proxy_headers=False,  # the apiserver calls us directly: no X-Forwarded-* to trust
+                timeout_graceful_shutdown=settings.grace_period,
+            )
+        )
+
+    def ready(self) -> bool:
+        return self.reloader is not None and self.reloader.loaded
+
+    @property
+    def started(self) -> bool:
+        return self.uvicorn.started
+
+    def stop(self) -> None:
+        """Begin a graceful shutdown (what SIGTERM does); safe to call from another thread."""
+        self.uvicorn.should_exit = True
+
+    async def serve(self) -> None:
+        config = self.uvicorn.config
+        config.load()  # builds config.ssl, the context every handshake uses
+        assert config.ssl is not None
+        # Reload into that very context: new handshakes get a replaced pair, open connections keep theirs.
+        self.reloader = CertReloader(
+            config.ssl,
+            self.settings.cert_file,
+            self.settings.key_file,
+            interval=self.settings.cert_reload_interval,
+        )
+        self.reloader.reload()
+        metrics = None
+        if self.settings.metrics_port:  # plain HTTP, its own thread: scraping needs no client certificate
+            metrics, _ = start_http_server(self.settings.metrics_port, addr=self.settings.host)
+        tasks = [asyncio.create_task(self.reloader.run(), name="cert-reloader")]
+        tasks += [asyncio.create_task(companion()) for companion in self.companions]
+        try:
+            await self.uvicorn.serve()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if metrics is not None:
+                metrics.shutdown()
+                metrics.server_close()
+
+
+def run_until_stopped(server: WebhookServer) -> None:
+    """Serve in this (main) thread on uvloop until SIGTERM/SIGINT, then return after a graceful shutdown."""
+    # uvicorn handles SIGTERM/SIGINT while serving, then re-raises the signal to the handler that was
+    # installed before it; with the default one the process would die by SIGTERM instead of exiting 0.
+    # This one also covers a signal that arrives during startup.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: server.stop())
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(server.serve())
