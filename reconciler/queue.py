@@ -37,15 +37,19 @@ class WorkQueue:
     def _depth_changed(self) -> None:
         self._on_depth(len(self._queue))
 
+    def _enqueue(self, key: str) -> None:
+        """Queue `key` once; a key being worked on is marked to run again when its worker is done."""
+        if key in self._active:
+            self._dirty.add(key)
+        elif key not in self._queued:
+            self._queued.add(key)
+            self._queue.append(key)
+
     def add(self, key: str) -> None:
         with self._cond:
-            if key in self._active:
-                self._dirty.add(key)
-            elif key not in self._queued:
-                self._queued.add(key)
-                self._queue.append(key)
-                self._depth_changed()
-                self._cond.notify_all()
+            self._enqueue(key)
+            self._depth_changed()
+            self._cond.notify_all()
 
     def retry_later(self, key: str) -> None:
         """Run `key` again after a backoff that grows with its consecutive failures."""
@@ -64,11 +68,7 @@ class WorkQueue:
         now = time.monotonic()
         while self._delayed and self._delayed[0][0] <= now:
             _, key = heapq.heappop(self._delayed)
-            if key in self._active:
-                self._dirty.add(key)
-            elif key not in self._queued:
-                self._queued.add(key)
-                self._queue.append(key)
+            self._enqueue(key)
         self._depth_changed()
         return self._delayed[0][0] - now if self._delayed else None
 
