@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,17 +55,24 @@ def stop_control_plane(plane: ControlPlane) -> None:
     subprocess.run([str(CONTROL_PLANE), "down", str(plane.dir)], check=False)
 
 
+@contextmanager
+def running_control_plane(directory: Path) -> Iterator[ControlPlane]:
+    """A control plane for the duration of a `with` block: stopped however the block ends."""
+    plane = start_control_plane(directory)
+    try:
+        yield plane
+    finally:
+        stop_control_plane(plane)
+
+
 @pytest.fixture(scope="session")
 def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     """One shared control plane for the certs and reconciler tests (each test uses its own namespace).
 
     Tests that register admission webhooks cluster-wide (tests/e2e) start their own instead.
     """
-    plane = start_control_plane(tmp_path_factory.mktemp("kube"))
-    try:
+    with running_control_plane(tmp_path_factory.mktemp("kube")) as plane:
         yield plane
-    finally:
-        stop_control_plane(plane)
 
 
 @pytest.fixture(scope="session")

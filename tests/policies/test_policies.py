@@ -249,7 +249,7 @@ def test_objects_that_are_not_mcp_workloads_get_nothing() -> None:
 
 
 def test_opt_in_label_and_selectors_mark_plain_workloads() -> None:
-    svc = {
+    svc: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": "my-mcp", "labels": {}},

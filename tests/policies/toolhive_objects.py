@@ -106,11 +106,12 @@ def request_for(obj: dict[str, Any], operation: Operation = Operation.CREATE, ol
 
 def mcpserver_like(kind: str, name: str) -> dict[str, Any]:
     """A ToolHive custom resource of `kind` (MCPServer, MCPRemoteProxy, VirtualMCPServer)."""
-    spec: dict[str, Any] = {
+    specs: dict[str, dict[str, Any]] = {
         "MCPServer": {"image": "ghcr.io/example/mcp:1"},
         "MCPRemoteProxy": {"remoteUrl": "https://mcp.example.com"},
         "VirtualMCPServer": {"groupRef": {"name": "group"}},
-    }[kind]
+    }
+    spec = specs[kind]
     return {
         "apiVersion": "toolhive.stacklok.dev/v1beta1",
         "kind": kind,

@@ -28,7 +28,7 @@ from reconciler.leader import LeaderElector
 from reconciler.metrics import ReconcilerMetrics
 from reconciler.settings import ReconcilerSettings
 
-from ..conftest import ROOT, ControlPlane, start_control_plane, stop_control_plane
+from ..conftest import ROOT, ControlPlane, running_control_plane
 from .conftest import Running
 from .kubehelp import create_namespace, create_statefulset, eventually, get, service, statefulset
 from .test_reconcile_cluster import Start, converged
@@ -203,12 +203,11 @@ def restart_apiserver(plane: ControlPlane) -> subprocess.Popen[bytes]:
 @pytest.fixture(scope="module")
 def own_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     """A control plane of our own: these tests restart its apiserver and compact its etcd."""
-    plane = start_control_plane(tmp_path_factory.mktemp("own-kube"))
     try:
-        yield plane
+        with running_control_plane(tmp_path_factory.mktemp("own-kube")) as plane:
+            yield plane
     finally:
-        stop_control_plane(plane)
-        for process in RESTARTED:  # our children now: reap them
+        for process in RESTARTED:  # our children now: reap them once the plane is down
             process.wait(30)
 
 

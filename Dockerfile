@@ -1,0 +1,38 @@
+# syntax=docker/dockerfile:1
+# The mcp-admission image, named in deploy/base/kustomization.yaml (images:):
+#   docker build -t mcp-admission:0.1.0 .
+# One image for every part: the pods run `mcp-admission serve` or `mcp-admission reconcile`.
+# Python 3.11, as the tests run; dependencies pinned by requirements.lock.
+
+FROM python:3.11-slim-bookworm AS builder
+# Every wheel is gathered here, so no build backend (setuptools) and no build step reaches the final
+# image. --only-binary: the pinned dependencies come as published wheels, never compiled here.
+WORKDIR /src
+COPY requirements.lock ./
+RUN pip wheel --no-cache-dir --no-deps --only-binary=:all: --wheel-dir /wheels -r requirements.lock
+COPY pyproject.toml README.md ./
+COPY mcp_admission/ mcp_admission/
+COPY policies/ policies/
+COPY webhook/ webhook/
+COPY certs/ certs/
+COPY reconciler/ reconciler/
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+
+FROM python:3.11-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+# --no-index: only the wheels built above, so the pins hold; the wheels are mounted, not copied,
+# so they take no layer.
+RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    pip install --no-cache-dir --no-index --no-deps /wheels/*.whl \
+    && pip check
+# A numeric, non-root user: Kubernetes' runAsNonRoot can only verify a numeric UID.
+RUN groupadd --gid 65532 mcp-admission \
+    && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin mcp-admission
+USER 65532:65532
+# webhook HTTPS, webhook metrics, reconciler metrics
+EXPOSE 8443 8080 8081
+ENTRYPOINT ["mcp-admission"]
+CMD ["serve"]

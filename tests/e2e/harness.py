@@ -1,0 +1,196 @@
+"""What the end-to-end tests drive: kubectl as a user runs it, the rendered deploy/ overlays, and the
+product's own commands as processes on loopback. No test logic here, only plumbing."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from policies import POLICY_IDS
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+OVERLAYS = ("base", "overlays/default", "overlays/cert-manager", "overlays/local")
+MCP_ADMISSION = str(Path(sys.executable).parent / "mcp-admission")  # the console script of this venv
+# Rendering needs kustomize v4+ (components, inline patches), which kubectl 1.21+ embeds; the control
+# plane's kubectl v1.20.2 embeds kustomize v2 and is only used to talk to the apiserver.
+RENDER_KUBECTL = os.environ.get("MCP_ADMISSION_RENDER_KUBECTL") or shutil.which("kubectl") or "kubectl"
+LOCAL_PORT = 8443  # the port deploy/overlays/local names
+WARNING = "Warning: "
+
+Obj = dict[str, Any]
+
+
+def render(overlay: str) -> list[Obj]:
+    """`kubectl kustomize deploy/<overlay>`, as objects."""
+    argv = [RENDER_KUBECTL, "kustomize", str(DEPLOY / overlay)]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        raise AssertionError(
+            f"no {RENDER_KUBECTL}: set MCP_ADMISSION_RENDER_KUBECTL to kubectl 1.21+"
+        ) from None
+    assert proc.returncode == 0, (
+        f"{' '.join(argv)} failed (needs kubectl 1.21+: set MCP_ADMISSION_RENDER_KUBECTL):\n{proc.stderr}"
+    )
+    return [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
+
+
+def find(objs: Sequence[Obj], kind: str, name: str | None = None) -> list[Obj]:
+    return [o for o in objs if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+
+
+def config_text(objs: Sequence[Obj]) -> str:
+    """The configuration file the overlay ships (the generated ConfigMap's config.yaml)."""
+    (cm,) = [o for o in find(objs, "ConfigMap") if o["metadata"]["name"].startswith("mcp-admission-config")]
+    text: str = cm["data"]["config.yaml"]
+    return text
+
+
+def point_local_webhooks(objs: Sequence[Obj], port: int, ca_pem: bytes) -> list[Obj]:
+    """The local overlay with the webhooks at `port` and trusting `ca_pem`: what a developer edits."""
+    ca_bundle = base64.b64encode(ca_pem).decode()
+    out: list[Obj] = json.loads(json.dumps(list(objs)))
+    for obj in out:
+        if obj["kind"] in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+            for hook in obj["webhooks"]:
+                config = hook["clientConfig"]
+                prefix = f"https://127.0.0.1:{LOCAL_PORT}/"
+                assert config["url"].startswith(prefix), config
+                config["url"] = f"https://127.0.0.1:{port}/" + config["url"].removeprefix(prefix)
+                config["caBundle"] = ca_bundle
+    return out
+
+
+def dump(objs: Sequence[Obj]) -> str:
+    return yaml.safe_dump_all(objs, sort_keys=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def policy_warnings(stderr: str) -> list[str]:
+    """The warnings kubectl printed that come from our policies ('Warning: <policy id>: ...')."""
+    texts = [line.removeprefix(WARNING) for line in stderr.splitlines() if line.startswith(WARNING)]
+    return [t for t in texts if t.split(":", 1)[0] in POLICY_IDS]
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout: float = 30.0, interval: float = 0.25) -> Any:
+    """The first truthy result of `probe`, or AssertionError naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class Result:
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def warnings(self) -> list[str]:
+        return policy_warnings(self.stderr)
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@dataclass
+class Kubectl:
+    """The control plane's kubectl (v1.20.2) with its admin kubeconfig."""
+
+    binary: str
+    kubeconfig: Path
+
+    def __call__(self, *args: str, stdin: str | None = None, check: bool = True) -> Result:
+        argv = [self.binary, "--kubeconfig", str(self.kubeconfig), *args]
+        proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60)
+        result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+        return result
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        ns = ["-n", namespace] if namespace else []
+        result = self("get", kind, name, *ns, "-o", "json", "--ignore-not-found")
+        return json.loads(result.stdout) if result.stdout.strip() else None
+
+
+@dataclass
+class Process:
+    """One `mcp-admission` command running in the background, its output in a log file."""
+
+    args: list[str]
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [MCP_ADMISSION, *self.args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
+                start_new_session=True,
+            )
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM (as the kubelet does), SIGKILL if it does not exit in time; the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def json_lines(self, start: int = 0) -> Iterator[Obj]:
+        """Its structured log lines from byte offset `start` (other lines skipped)."""
+        with self.log.open("rb") as f:
+            f.seek(start)
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict):
+                    yield entry
+
+    def log_size(self) -> int:
+        return self.log.stat().st_size if self.log.exists() else 0
+
+
+def run_cli(*args: str, stdin: str | None = None) -> Result:
+    """One `mcp-admission` command to completion."""
+    argv = [MCP_ADMISSION, *args]
+    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60)
+    return Result(argv, proc.returncode, proc.stdout, proc.stderr)

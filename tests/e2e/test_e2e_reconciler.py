@@ -1,0 +1,88 @@
+"""The reconciler, running as its ServiceAccount (the shipped RBAC), against what users do with kubectl."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from .cluster import Cluster
+from .harness import Obj, wait_for
+from .objects import statefulset
+
+pytestmark = pytest.mark.cluster
+
+
+def _services(cluster: Cluster, ns: str, name: str) -> dict[str, Obj]:
+    found = {}
+    for svc in (f"mcp-{name}", f"mcp-{name}-headless"):
+        obj = cluster.kubectl.get("service", svc, ns)
+        if obj is not None:
+            found[svc] = obj
+    return found
+
+
+def test_reconciler_creates_owned_services_and_gc_removes_them(cluster: Cluster) -> None:
+    ns = cluster.namespace("owned")
+    applied = cluster.apply(statefulset("fetch", transport="sse"), ns)
+    assert applied.stored is not None
+    uid = applied.stored["metadata"]["uid"]
+    services = wait_for("mcp-fetch and mcp-fetch-headless", lambda: len(_services(cluster, ns, "fetch")) == 2)
+    assert services
+    services = _services(cluster, ns, "fetch")
+    for svc in services.values():
+        assert svc["metadata"]["ownerReferences"] == [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "StatefulSet",
+                "name": "fetch",
+                "uid": uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
+        assert svc["spec"]["selector"] == {"app": "fetch"}
+    assert services["mcp-fetch-headless"]["spec"]["clusterIP"] == "None"
+    sticky = services["mcp-fetch"]["spec"]
+    assert sticky["sessionAffinity"] == "ClientIP"
+    assert sticky["sessionAffinityConfig"] == {"clientIP": {"timeoutSeconds": 1800}}
+
+    cluster.kubectl("delete", "statefulset", "fetch", "-n", ns)
+    wait_for("garbage collection of the Services", lambda: not _services(cluster, ns, "fetch"), timeout=60)
+
+
+def test_server_dry_run_gets_no_services(cluster: Cluster) -> None:
+    ns = cluster.namespace("dry-reconcile")
+    # The same StatefulSet for real first: the reconciler is up and creates Services within seconds.
+    cluster.apply(statefulset("real", transport="sse"), ns)
+    wait_for("the real StatefulSet's Services", lambda: len(_services(cluster, ns, "real")) == 2)
+    dry = cluster.apply(statefulset("ghost", transport="sse"), ns, dry_run=True)
+    assert dry.warnings, "the dry run is admitted with its warnings"
+    time.sleep(3)  # several times what the real one took: nothing may appear for the dry run
+    assert cluster.kubectl.get("statefulset", "ghost", ns) is None
+    assert _services(cluster, ns, "ghost") == {}
+
+
+def test_scaled_stdio_statefulset_is_brought_back_with_an_event(cluster: Cluster) -> None:
+    ns = cluster.namespace("scale")
+    applied = cluster.apply(statefulset("tiny", transport="stdio", replicas=1), ns)
+    assert applied.stored is not None and applied.stored["spec"]["replicas"] == 1
+    # `kubectl scale` writes the scale subresource, which no admission webhook of ours sees.
+    scaled = cluster.kubectl("scale", "statefulset", "tiny", "--replicas", "3", "-n", ns)
+    assert "scaled" in scaled.stdout
+
+    def replicas() -> int:
+        sts = cluster.kubectl.get("statefulset", "tiny", ns)
+        assert sts is not None
+        value: int = sts["spec"]["replicas"]
+        return value
+
+    wait_for("the reconciler to scale tiny back to 1", lambda: replicas() == 1, timeout=20)
+    events = cluster.kubectl(
+        "get", "events", "-n", ns, "-o", "json",
+        "--field-selector", "involvedObject.kind=StatefulSet,involvedObject.name=tiny",
+    ).json()["items"]  # fmt: skip
+    capped = [e for e in events if e["reason"] == "StdioReplicasCapped"]
+    assert capped, [e["reason"] for e in events]
+    assert capped[0]["type"] == "Warning"
+    assert "stdio" in capped[0]["message"] and "3" in capped[0]["message"]

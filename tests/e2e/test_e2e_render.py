@@ -1,0 +1,339 @@
+"""deploy/ as rendered by `kubectl kustomize`, and the image it names: no cluster needed.
+
+These check that the pieces agree with each other and with the code (policies, configuration
+models, pinned dependencies), which no single manifest can show; the cluster tests apply them.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from pydantic import BaseModel
+
+from mcp_admission.cli import build_parser
+from mcp_admission.config import Config, load_config
+from policies import ALL_POLICIES, Phase
+from policies.workloads import TOOLHIVE_GROUP
+
+from .harness import OVERLAYS, ROOT, Obj, config_text, find, render
+
+WEBHOOK_KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+CORE_RESOURCES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "Service": ("", "services", ("v1",)),
+    "StatefulSet": ("apps", "statefulsets", ("v1",)),
+}
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, list[Obj]]:
+    return {overlay: render(overlay) for overlay in OVERLAYS}
+
+
+@pytest.fixture(scope="module")
+def base(rendered: dict[str, list[Obj]]) -> list[Obj]:
+    return rendered["base"]
+
+
+@pytest.fixture(scope="module")
+def config(base: list[Obj], tmp_path_factory: pytest.TempPathFactory) -> Config:
+    path = tmp_path_factory.mktemp("config") / "config.yaml"
+    path.write_text(config_text(base))
+    return load_config(path)
+
+
+def deployments(objs: list[Obj]) -> dict[str, Obj]:
+    return {d["metadata"]["name"]: d for d in find(objs, "Deployment")}
+
+
+def test_the_default_overlay_is_the_base(rendered: dict[str, list[Obj]]) -> None:
+    assert rendered["overlays/default"] == rendered["base"]
+
+
+def test_every_overlay_renders_the_same_config_file(rendered: dict[str, list[Obj]]) -> None:
+    texts = {overlay: config_text(objs) for overlay, objs in rendered.items()}
+    assert len(set(texts.values())) == 1, "overlays must not change the configuration file"
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _missing_keys(model: type[BaseModel], data: Any, where: str) -> list[str]:
+    missing = []
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if not isinstance(data, dict) or key not in data:
+            missing.append(f"{where}{key}")
+        elif isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            missing += _missing_keys(info.annotation, data[key], f"{where}{key}.")
+    return missing
+
+
+def test_the_shipped_configuration_loads_and_shows_every_setting(base: list[Obj], config: Config) -> None:
+    # load_config (the fixture) validated it: unknown keys and bad values are errors.
+    data = yaml.safe_load(config_text(base))
+    assert _missing_keys(Config, data, "") == [], "add the new settings to deploy/base/config.yaml"
+    # It says it shows the defaults, except where a comment says why not: keep that true.
+    shipped, defaults = _flat(config.model_dump()), _flat(Config().model_dump())
+    differ = {key for key in shipped if shipped[key] != defaults[key]}
+    assert differ == {"excluded_namespaces", "certs.webhook_selector"}, (
+        "deploy/base/config.yaml shows a value other than the built-in default (update the file)"
+    )
+    assert config.excluded_namespaces == {"kube-system", "mcp-admission"}
+
+
+def _needed_rules(
+    phase: Phase, crd_names: dict[str, tuple[str, tuple[str, ...]]]
+) -> set[tuple[str, str, str]]:
+    rules = set()
+    for policy in ALL_POLICIES:
+        if policy.phase is not phase:
+            continue
+        for kind in policy.kinds:
+            if kind in CORE_RESOURCES:
+                group, resource, versions = CORE_RESOURCES[kind]
+            else:
+                group, (resource, versions) = TOOLHIVE_GROUP, crd_names[kind]
+            rules |= {(group, version, resource) for version in versions}
+    return rules
+
+
+def test_webhook_rules_are_exactly_what_the_policies_read(base: list[Obj], toolhive: Path) -> None:
+    crd_names = {}
+    for path in (toolhive / "crds-k8s-1.20").glob("*.yaml"):
+        crd = yaml.safe_load(path.read_text())
+        served = tuple(v["name"] for v in crd["spec"]["versions"] if v["served"])
+        crd_names[crd["spec"]["names"]["kind"]] = (crd["spec"]["names"]["plural"], served)
+    operations = {op for policy in ALL_POLICIES for op in policy.operations}
+    for kind, phase in zip(WEBHOOK_KINDS, (Phase.MUTATE, Phase.VALIDATE), strict=True):
+        (configuration,) = find(base, kind)
+        (hook,) = configuration["webhooks"]
+        rules = {
+            (group, version, resource)
+            for rule in hook["rules"]
+            for group in rule["apiGroups"]
+            for version in rule["apiVersions"]
+            for resource in rule["resources"]
+        }
+        assert rules == _needed_rules(phase, crd_names), kind
+        assert all(set(rule["operations"]) == operations for rule in hook["rules"])
+        assert all(rule["scope"] == "Namespaced" for rule in hook["rules"])
+
+
+def test_webhook_configurations_are_safe_for_a_cluster(base: list[Obj]) -> None:
+    namespaces = {ns["metadata"]["name"]: ns["metadata"].get("labels", {}) for ns in find(base, "Namespace")}
+    for kind in WEBHOOK_KINDS:
+        (configuration,) = find(base, kind)
+        (hook,) = configuration["webhooks"]
+        assert hook["admissionReviewVersions"] == ["v1"]
+        assert hook["sideEffects"] == "None"
+        assert hook["timeoutSeconds"] <= 5
+        assert hook["matchPolicy"] == "Equivalent"
+        assert hook["failurePolicy"] == "Ignore"
+        assert "objectSelector" not in hook
+        expressions = hook["namespaceSelector"]["matchExpressions"]
+        by_name = {
+            "key": "kubernetes.io/metadata.name",
+            "operator": "NotIn",
+            "values": ["kube-system", "mcp-admission"],
+        }
+        opt_out = {"key": "mcp-admission.io/ignore", "operator": "NotIn", "values": ["true"]}
+        assert by_name in expressions and opt_out in expressions
+        # Where the apiserver sets no metadata.name label (1.20), the opt-out label excludes them.
+        for name in by_name["values"]:
+            assert namespaces[name].get("mcp-admission.io/ignore") == "true", name
+    (mutating,) = find(base, "MutatingWebhookConfiguration")
+    assert mutating["webhooks"][0]["reinvocationPolicy"] == "IfNeeded"
+
+
+def test_the_webhook_pods_serve_what_the_configurations_call(base: list[Obj], config: Config) -> None:
+    webhook = deployments(base)["mcp-admission-webhook"]
+    (service,) = find(base, "Service", "mcp-admission")
+    pod = webhook["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"https": config.webhook.port, "metrics": config.webhook.metrics_port}
+    assert {"port": 443, "targetPort": "https", "name": "https"} in service["spec"]["ports"]
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    for kind in WEBHOOK_KINDS:
+        (configuration,) = find(base, kind)
+        target = configuration["webhooks"][0]["clientConfig"]["service"]
+        assert (target["name"], target["namespace"], target["port"]) == (
+            "mcp-admission",
+            "mcp-admission",
+            443,
+        )
+        assert (service["metadata"]["name"], service["metadata"]["namespace"]) == (
+            config.certs.service,
+            config.certs.namespace,
+        )
+    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+        assert container[probe]["httpGet"] == {"scheme": "HTTPS", "path": path, "port": "https"}
+    # The files the configuration names are where the volumes are mounted.
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert (
+        Path(config.webhook.cert_file).parent == Path(config.webhook.key_file).parent == Path(mounts["tls"])
+    )
+    assert volumes["tls"]["secret"]["secretName"] == config.certs.secret_name
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert Path(env["MCP_ADMISSION_CONFIG"]).parent == Path(mounts["config"])
+    assert volumes["config"]["configMap"]["name"].startswith("mcp-admission-config-")
+    assert webhook["spec"]["replicas"] >= 2
+    (pdb,) = find(base, "PodDisruptionBudget")
+    assert pdb["spec"]["selector"]["matchLabels"] == webhook["spec"]["selector"]["matchLabels"]
+    assert pdb["spec"]["minAvailable"] == 1
+    anti = pod["spec"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert (
+        anti[0]["podAffinityTerm"]["labelSelector"]["matchLabels"]
+        == webhook["spec"]["selector"]["matchLabels"]
+    )
+
+
+@pytest.mark.parametrize("name", ["mcp-admission-webhook", "mcp-admission-reconciler"])
+def test_pods_are_locked_down(base: list[Obj], name: str) -> None:
+    spec = deployments(base)[name]["spec"]["template"]["spec"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["runAsUser"] >= 1000
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    for container in spec["containers"] + spec.get("initContainers", []):
+        context = container["securityContext"]
+        assert context["readOnlyRootFilesystem"] is True
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"] == {"drop": ["ALL"]}
+        assert {"cpu", "memory"} <= container["resources"]["requests"].keys()
+        assert {"cpu", "memory"} <= container["resources"]["limits"].keys()
+
+
+@pytest.mark.parametrize("overlay", ["base", "overlays/cert-manager"])
+def test_every_container_runs_a_command_the_cli_has(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    parser = build_parser()
+    for deployment in find(rendered[overlay], "Deployment"):
+        spec = deployment["spec"]["template"]["spec"]
+        for container in spec["containers"] + spec.get("initContainers", []):
+            args = parser.parse_args(container["args"])  # exits (fails the test) on an unknown option
+            assert callable(args.func)
+
+
+def test_rbac_names_the_objects_the_parts_use(base: list[Obj], config: Config) -> None:
+    (lease_role,) = find(base, "Role", "mcp-admission-reconciler-leader-election")
+    named = [r for r in lease_role["rules"] if r.get("resourceNames")]
+    assert named == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": [config.reconciler.lease_name],
+            "verbs": ["get", "update", "patch"],
+        }
+    ]
+    assert lease_role["metadata"]["namespace"] == config.reconciler.lease_namespace
+    (secrets_role,) = find(base, "Role", "mcp-admission-webhook-certs")
+    named = [r for r in secrets_role["rules"] if r.get("resourceNames")]
+    assert [set(r["resourceNames"]) for r in named] == [
+        {config.certs.secret_name, config.certs.ca_secret_name}
+    ]
+    assert secrets_role["metadata"]["namespace"] == config.certs.namespace
+    (configs_role,) = find(base, "ClusterRole", "mcp-admission-webhook-certs")
+    (rule,) = configs_role["rules"]
+    names = {config.certs.mutating_webhook_configuration, config.certs.validating_webhook_configuration}
+    assert (
+        set(rule["resourceNames"]) == names == {c["metadata"]["name"] for c in find(base, WEBHOOK_KINDS[0])}
+    )
+    # Finding configurations by label would need `list` on all of them, which the RBAC does not grant.
+    assert config.certs.webhook_selector == "" and "list" not in rule["verbs"]
+    reconciler = deployments(base)["mcp-admission-reconciler"]["spec"]["template"]["spec"]
+    webhook = deployments(base)["mcp-admission-webhook"]["spec"]["template"]["spec"]
+    (container,) = reconciler["containers"]
+    assert container["ports"] == [{"name": "metrics", "containerPort": config.reconciler.metrics_port}]
+    assert reconciler["serviceAccountName"] == "mcp-admission-reconciler"
+    assert webhook["serviceAccountName"] == "mcp-admission-webhook"
+    for binding in find(base, "RoleBinding") + find(base, "ClusterRoleBinding"):
+        part = binding["metadata"]["name"].split("-")[2]  # mcp-admission-<part>...
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": f"mcp-admission-{part}", "namespace": "mcp-admission"}
+        ]
+
+
+def test_cert_manager_overlay_hands_certificates_over(rendered: dict[str, list[Obj]], config: Config) -> None:
+    objs = rendered["overlays/cert-manager"]
+    (certificate,) = find(objs, "Certificate")
+    (issuer,) = find(objs, "Issuer")
+    assert certificate["spec"]["issuerRef"] == {"kind": "Issuer", "name": issuer["metadata"]["name"]}
+    assert certificate["spec"]["secretName"] == config.certs.secret_name
+    assert f"{config.certs.service}.{config.certs.namespace}.svc" in certificate["spec"]["dnsNames"]
+    source = f"{certificate['metadata']['namespace']}/{certificate['metadata']['name']}"
+    for kind in WEBHOOK_KINDS:
+        (configuration,) = find(objs, kind)
+        assert configuration["metadata"]["annotations"] == {"cert-manager.io/inject-ca-from": source}
+    base_names = {(o["kind"], o["metadata"]["name"]) for o in rendered["base"]}
+    names = {(o["kind"], o["metadata"]["name"]) for o in objs}
+    assert names - base_names == {
+        ("Certificate", certificate["metadata"]["name"]),
+        ("Issuer", issuer["metadata"]["name"]),
+    }
+    assert all("certs" not in name for kind, name in names if kind.endswith(("Role", "RoleBinding"))), names
+    (webhook,) = find(objs, "Deployment", "mcp-admission-webhook")
+    assert "initContainers" not in webhook["spec"]["template"]["spec"]
+    assert webhook["spec"]["template"]["spec"]["containers"][0]["args"] == ["serve"]
+    (own,) = find(rendered["base"], "Deployment", "mcp-admission-webhook")
+    assert own["spec"]["template"]["spec"]["containers"][0]["args"] == ["serve", "--manage-certs"]
+    assert own["spec"]["template"]["spec"]["initContainers"][0]["args"] == ["certs", "ensure"]
+    assert webhook["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+
+
+def test_local_overlay_points_the_webhooks_at_loopback(rendered: dict[str, list[Obj]]) -> None:
+    objs = rendered["overlays/local"]
+    assert find(objs, "Deployment") == [] and find(objs, "Service") == []
+    for kind, path in zip(WEBHOOK_KINDS, ("/mutate", "/validate"), strict=True):
+        (configuration,) = find(objs, kind)
+        assert configuration["webhooks"][0]["clientConfig"] == {"url": f"https://127.0.0.1:8443{path}"}
+
+
+def _runtime_closure() -> dict[str, str]:
+    """Name → installed version of every runtime dependency of the project (no extras)."""
+    closure: dict[str, str] = {}
+    todo = [r for r in metadata.requires("mcp-admission") or [] if "extra ==" not in r]
+    while todo:
+        requirement = Requirement(todo.pop())
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        name = re.sub(r"[-_.]+", "-", requirement.name).lower()
+        if name not in closure:
+            closure[name] = metadata.version(name)
+            todo += metadata.requires(name) or []
+    return closure
+
+
+def test_the_image_pins_what_the_tests_ran_with() -> None:
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    assert pins == _runtime_closure()
+
+
+def test_the_manifests_name_the_image_the_dockerfile_builds(rendered: dict[str, list[Obj]]) -> None:
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert f"docker build -t mcp-admission:{version} ." in dockerfile
+    assert 'ENTRYPOINT ["mcp-admission"]' in dockerfile
+    users = re.findall(r"^USER (\S+)$", dockerfile, re.M)
+    assert users and re.fullmatch(r"[1-9]\d{3,}:[1-9]\d{3,}", users[-1]), "a numeric non-root user"
+    for overlay in ("base", "overlays/cert-manager"):
+        for deployment in find(rendered[overlay], "Deployment"):
+            for container in deployment["spec"]["template"]["spec"]["containers"]:
+                assert container["image"] == f"mcp-admission:{version}"
