@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from certs.generate import (
     KEY_TYPES,
     Bundle,
-    generate_bundle,
-    issue_serving_cert,
+    bundle_for,
+    issue_for,
     normal_name,
     service_names,
     write_bundle,
@@ -160,16 +160,7 @@ def _signed_with(args: argparse.Namespace, settings: CertSettings) -> Bundle:
     """A serving certificate signed by the CA given on the command line."""
     ca_pem = _read(args.ca_cert, "the CA certificate")
     ca, ca_key = load_ca(ca_pem, _read(args.ca_key, "the CA key"), args.ca_cert)
-    cert, key = issue_serving_cert(
-        ca,
-        ca_key,
-        settings.service,
-        settings.namespace,
-        extra_sans=settings.extra_sans,
-        key_type=settings.key_type,
-        rsa_bits=settings.rsa_bits,
-        validity=timedelta(days=settings.validity_days),
-    )
+    cert, key = issue_for(settings, ca, ca_key)
     return Bundle(to_pem(ca), key_to_pem(ca_key), to_pem(cert), key_to_pem(key))
 
 
@@ -189,18 +180,7 @@ def run_generate(args: argparse.Namespace) -> int:
             ca_validity_days=args.ca_days,
             validity_days=args.days,
         )
-        if args.ca_cert:
-            bundle = _signed_with(args, settings)
-        else:
-            bundle = generate_bundle(
-                settings.service,
-                settings.namespace,
-                extra_sans=settings.extra_sans,
-                key_type=settings.key_type,
-                rsa_bits=settings.rsa_bits,
-                ca_validity=timedelta(days=settings.ca_validity_days),
-                cert_validity=timedelta(days=settings.validity_days),
-            )
+        bundle = _signed_with(args, settings) if args.ca_cert else bundle_for(settings)
         if args.ca_key_out:
             out = Path(args.ca_key_out)
             write_files(out.parent, {out.name: (bundle.ca_key_pem, 0o600)})

@@ -22,6 +22,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from certs.pem import CertError, PrivateKey, describe, key_to_pem, to_pem
 
+from .settings import CertSettings
+
 KeyType = Literal["ecdsa", "rsa"]
 KEY_TYPES: tuple[KeyType, ...] = ("ecdsa", "rsa")
 MIN_RSA_BITS = 2048
@@ -307,4 +309,34 @@ def write_bundle(bundle: Bundle, directory: str | os.PathLike[str]) -> None:
             "tls.crt": (bundle.cert_pem, 0o644),
             "tls.key": (bundle.key_pem, 0o600),
         },
+    )
+
+
+def issue_for(
+    settings: CertSettings, ca_cert: x509.Certificate, ca_key: PrivateKey, *, now: datetime | None = None
+) -> tuple[x509.Certificate, PrivateKey]:
+    """The serving certificate the `certs:` settings describe, signed by the given CA."""
+    return issue_serving_cert(
+        ca_cert,
+        ca_key,
+        settings.service,
+        settings.namespace,
+        extra_sans=settings.extra_sans,
+        key_type=settings.key_type,
+        rsa_bits=settings.rsa_bits,
+        validity=timedelta(days=settings.validity_days),
+        now=now,
+    )
+
+
+def bundle_for(settings: CertSettings) -> Bundle:
+    """A new CA and the serving certificate the `certs:` settings describe."""
+    return generate_bundle(
+        settings.service,
+        settings.namespace,
+        extra_sans=settings.extra_sans,
+        key_type=settings.key_type,
+        rsa_bits=settings.rsa_bits,
+        ca_validity=timedelta(days=settings.ca_validity_days),
+        cert_validity=timedelta(days=settings.validity_days),
     )

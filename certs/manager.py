@@ -29,7 +29,7 @@ import urllib3
 from cryptography import x509
 from kubernetes.client import ApiClient, ApiException, CoreV1Api
 
-from certs.generate import CLOCK_SKEW, create_ca, cross_sign, issue_serving_cert, normal_name, service_names
+from certs.generate import CLOCK_SKEW, create_ca, cross_sign, issue_for, normal_name, service_names
 from certs.inject import ATTEMPTS, backoff, inject_ca_bundle
 from certs.kube import CONFLICT, JSON, b64, describe_api_error, is_status, read, secret_bytes, write
 from certs.metrics import ENSURE_ERRORS, ROTATIONS
@@ -208,19 +208,8 @@ class CertManager:
         return None
 
     def _issue(self, ca: CAState, now: datetime) -> tuple[x509.Certificate, PrivateKey]:
-        s = self.settings
         ROTATIONS.labels(cert="serving").inc()
-        return issue_serving_cert(
-            ca.cert,
-            ca.key,
-            s.service,
-            s.namespace,
-            extra_sans=s.extra_sans,
-            key_type=s.key_type,
-            rsa_bits=s.rsa_bits,
-            validity=timedelta(days=s.validity_days),
-            now=now,
-        )
+        return issue_for(self.settings, ca.cert, ca.key, now=now)
 
     # -- writing -----------------------------------------------------------------------------------------
 
