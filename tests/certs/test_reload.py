@@ -15,8 +15,9 @@ from prometheus_client import REGISTRY
 
 from certs.generate import Bundle, generate_bundle
 from certs.reload import CertReloader
+from tests.support import eventually
 
-from .tlsutil import MountedSecret, TLSServer, connect, request, served_cert, wait_for
+from .tlsutil import MountedSecret, TLSServer, connect, request, served_cert
 
 NAME = "webhook.tools.svc"
 
@@ -56,7 +57,7 @@ def test_symlink_swap_reloads_without_dropping_an_open_connection(mounted: Mount
             assert der is not None and x509.load_der_x509_certificate(der) == _leaf(first)
 
             mounted.publish(_files(second))
-            wait_for(lambda: served_cert(server.port, both, NAME) == _leaf(second), "the swapped pair")
+            eventually(lambda: served_cert(server.port, both, NAME) == _leaf(second), "the swapped pair")
 
             # The keep-alive connection made before the swap still answers, on its own session.
             for _ in range(3):
@@ -84,7 +85,7 @@ def test_bad_swaps_keep_the_old_pair_and_are_counted(
             ({**_files(good), "tls.key": b"garbage"}, "not a valid PEM private key"),
         ]
         for files, reason in bad_swaps:
-            wait_for(
+            eventually(
                 _counts_one_more("mcp_admission_cert_reload_errors_total", partial(mounted.publish, files)),
                 "a refused reload",
             )
@@ -94,7 +95,7 @@ def test_bad_swaps_keep_the_old_pair_and_are_counted(
             assert served_cert(server.port, trust, NAME) == _leaf(good)
 
         mounted.publish(_files(later))  # a good swap after bad ones is taken
-        wait_for(
+        eventually(
             lambda: served_cert(server.port, trust, NAME) == _leaf(later), "the good pair after bad ones"
         )
 

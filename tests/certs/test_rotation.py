@@ -17,9 +17,10 @@ from prometheus_client import REGISTRY
 from certs.generate import create_ca, issue_serving_cert
 from certs.kube import write
 from certs.pem import key_to_pem, signed_by, to_pem
+from tests.support import eventually
 
 from .conftest import KINDS, Cluster, Json, ca_bundles, ensure, put_secret, secret_data
-from .tlsutil import MountedSecret, TLSServer, connect, request, served_cert, wait_for
+from .tlsutil import MountedSecret, TLSServer, connect, request, served_cert
 
 pytestmark = pytest.mark.cluster
 
@@ -80,7 +81,7 @@ def test_ca_rotation_keeps_every_client_working(cluster: Cluster, tmp_path: Path
         # Before: a patient setting (renew with 10% left) keeps the CA; the caBundle gets injected.
         before = ensure(cluster, cluster.settings(extra_sans=("127.0.0.1",), renew_share=0.1))
         assert before.actions == (f"injected caBundle into ValidatingWebhookConfiguration {live}",)
-        wait_for(lambda: _admits_now(cluster), "the apiserver to trust the injected caBundle")
+        eventually(lambda: _admits_now(cluster), "the apiserver to trust the injected caBundle")
         assert served_cert(server.port, only_old, name) == leaf
 
         # A connection opened before the rotation and kept alive across all of it.
@@ -106,7 +107,7 @@ def test_ca_rotation_keeps_every_client_working(cluster: Cluster, tmp_path: Path
             assert served_cert(server.port, only_old, name) == leaf
             # The kubelet updates the mounted Secret; the server reloads.
             _mount(mounted, serving)
-            wait_for(lambda: _serves(server.port, only_new, name, new_leaf), "the new serving certificate")
+            eventually(lambda: _serves(server.port, only_new, name, new_leaf), "the new serving certificate")
             _admits(cluster)
             for trust in (only_old, only_new, both):  # old-only clients verify through the cross-certificate
                 assert served_cert(server.port, trust, name) == new_leaf
@@ -130,7 +131,7 @@ def test_ca_rotation_keeps_every_client_working(cluster: Cluster, tmp_path: Path
             assert x509.load_pem_x509_certificates(secret_data(serving, "tls.crt")) == [new_leaf]
             loaded = _reloads()
             _mount(mounted, serving)
-            wait_for(lambda: _reloads() > loaded, "the reload of the shortened chain")
+            eventually(lambda: _reloads() > loaded, "the reload of the shortened chain")
             _admits(cluster)
             assert served_cert(server.port, only_new, name) == new_leaf
             with pytest.raises(ssl.SSLCertVerificationError):

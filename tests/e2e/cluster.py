@@ -17,8 +17,9 @@ import httpx
 import yaml
 
 from mcp_admission.cli import main
+from tests.support import eventually
 
-from .harness import Kubectl, Obj, Process, Result, wait_for
+from .harness import Kubectl, Obj, Process, Result
 
 WEBHOOK_NS = "mcp-admission"
 WEBHOOK_SA = "mcp-admission-webhook"
@@ -78,7 +79,7 @@ class Cluster:
 
     def start_webhook(self) -> None:
         self.webhook.start()
-        wait_for("the webhook's /readyz", self.webhook_ready, timeout=30)
+        eventually(self.webhook_ready, "the webhook's /readyz", timeout=30)
 
     def decisions(self, since: int, kind: str, name: str) -> list[Obj]:
         """The webhook's decision log lines for one object, logged after byte offset `since`."""
@@ -140,13 +141,13 @@ class Cluster:
         # The webhook writes its log line just after its answer: on a busy machine kubectl can be
         # done first. When check predicts an effect, the line must come.
         if predicted["patch"]:
-            wait_for(
-                f"the webhook's mutation of {kind}/{name}",
+            eventually(
                 lambda: any(d["endpoint"] == "mutate" for d in logged()),
-                5,
+                f"the webhook's mutation of {kind}/{name}",
+                timeout=5,
             )
         elif predicted["warnings"]:
-            wait_for(f"the webhook's decision on {kind}/{name}", logged, 5)
+            eventually(logged, f"the webhook's decision on {kind}/{name}", timeout=5)
         decisions = logged()
         mutations = [d for d in decisions if d["endpoint"] == "mutate"]
         for decision in decisions:
@@ -172,7 +173,7 @@ def service_account_kubeconfig(kubectl: Kubectl, env: dict[str, str], account: s
         secrets = (sa or {}).get("secrets") or []
         return secrets[0]["name"] if secrets else None
 
-    secret = kubectl.get("secret", wait_for(f"a token for {account}", token_secret), WEBHOOK_NS)
+    secret = kubectl.get("secret", eventually(token_secret, f"a token for {account}"), WEBHOOK_NS)
     assert secret is not None
     token = base64.b64decode(secret["data"]["token"]).decode()
     config = {

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ControlPlane, running_control_plane
+from tests.support import eventually, free_port
 
 from .cluster import RECONCILER_SA, Cluster, service_account_kubeconfig
 from .harness import (
@@ -21,11 +22,9 @@ from .harness import (
     Process,
     config_text,
     dump,
-    free_port,
     point_local_webhooks,
     render,
     run_cli,
-    wait_for,
 )
 
 
@@ -96,7 +95,7 @@ def cluster(
         cluster.start_webhook()
         reconciler.start()
         lease = ("lease", "mcp-admission-reconciler", "mcp-admission")
-        wait_for("the reconciler to take its Lease", lambda: kubectl.get(*lease), timeout=30)
+        eventually(lambda: kubectl.get(*lease), "the reconciler to take its Lease", timeout=30)
         yield cluster
     finally:
         exits = webhook.stop(), reconciler.stop()

@@ -8,11 +8,9 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,29 +77,10 @@ def dump(objs: Sequence[Obj]) -> str:
     return yaml.safe_dump_all(objs, sort_keys=False)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def policy_warnings(stderr: str) -> list[str]:
     """The warnings kubectl printed that come from our policies ('Warning: <policy id>: ...')."""
     texts = [line.removeprefix(WARNING) for line in stderr.splitlines() if line.startswith(WARNING)]
     return [t for t in texts if t.split(":", 1)[0] in POLICY_IDS]
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = 30.0, interval: float = 0.25) -> Any:
-    """The first truthy result of `probe`, or AssertionError naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass

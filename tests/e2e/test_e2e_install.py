@@ -8,8 +8,10 @@ import json
 
 import pytest
 
+from tests.support import eventually, free_port
+
 from .cluster import RECONCILER_SA, WEBHOOK_NS, WEBHOOK_SA, Cluster, service_account_kubeconfig
-from .harness import OVERLAYS, Kubectl, Process, dump, free_port, render, run_cli, wait_for
+from .harness import OVERLAYS, Kubectl, Process, dump, render, run_cli
 from .objects import OPT_IN, service
 
 pytestmark = pytest.mark.cluster
@@ -106,9 +108,9 @@ def test_the_webhook_pods_manage_their_certificates_with_their_rbac(cluster: Clu
         )  # fmt: skip
         server.start()
         try:
-            wait_for(
-                "serve --manage-certs to inject the caBundle again",
+            eventually(
                 lambda: {_ca_bundle(kubectl, kind) for kind in WEBHOOK_CONFIGS} == {tls["data"]["ca.crt"]},
+                "serve --manage-certs to inject the caBundle again",
             )
         finally:
             assert server.stop() == 0

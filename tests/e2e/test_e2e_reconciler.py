@@ -6,8 +6,10 @@ import time
 
 import pytest
 
+from tests.support import eventually
+
 from .cluster import Cluster
-from .harness import Obj, wait_for
+from .harness import Obj
 from .objects import statefulset
 
 pytestmark = pytest.mark.cluster
@@ -27,8 +29,7 @@ def test_reconciler_creates_owned_services_and_gc_removes_them(cluster: Cluster)
     applied = cluster.apply(statefulset("fetch", transport="sse"), ns)
     assert applied.stored is not None
     uid = applied.stored["metadata"]["uid"]
-    services = wait_for("mcp-fetch and mcp-fetch-headless", lambda: len(_services(cluster, ns, "fetch")) == 2)
-    assert services
+    eventually(lambda: len(_services(cluster, ns, "fetch")) == 2, "mcp-fetch and mcp-fetch-headless")
     services = _services(cluster, ns, "fetch")
     for svc in services.values():
         assert svc["metadata"]["ownerReferences"] == [
@@ -48,14 +49,14 @@ def test_reconciler_creates_owned_services_and_gc_removes_them(cluster: Cluster)
     assert sticky["sessionAffinityConfig"] == {"clientIP": {"timeoutSeconds": 1800}}
 
     cluster.kubectl("delete", "statefulset", "fetch", "-n", ns)
-    wait_for("garbage collection of the Services", lambda: not _services(cluster, ns, "fetch"), timeout=60)
+    eventually(lambda: not _services(cluster, ns, "fetch"), "garbage collection of the Services", timeout=60)
 
 
 def test_server_dry_run_gets_no_services(cluster: Cluster) -> None:
     ns = cluster.namespace("dry-reconcile")
     # The same StatefulSet for real first: the reconciler is up and creates Services within seconds.
     cluster.apply(statefulset("real", transport="sse"), ns)
-    wait_for("the real StatefulSet's Services", lambda: len(_services(cluster, ns, "real")) == 2)
+    eventually(lambda: len(_services(cluster, ns, "real")) == 2, "the real StatefulSet's Services")
     dry = cluster.apply(statefulset("ghost", transport="sse"), ns, dry_run=True)
     assert dry.warnings, "the dry run is admitted with its warnings"
     time.sleep(3)  # several times what the real one took: nothing may appear for the dry run
@@ -77,7 +78,7 @@ def test_scaled_stdio_statefulset_is_brought_back_with_an_event(cluster: Cluster
         value: int = sts["spec"]["replicas"]
         return value
 
-    wait_for("the reconciler to scale tiny back to 1", lambda: replicas() == 1, timeout=20)
+    eventually(lambda: replicas() == 1, "the reconciler to scale tiny back to 1", timeout=20)
     events = cluster.kubectl(
         "get", "events", "-n", ns, "-o", "json",
         "--field-selector", "involvedObject.kind=StatefulSet,involvedObject.name=tiny",

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
+from tests.support import eventually
+
 from .cluster import Cluster
-from .harness import wait_for
 from .objects import OPT_IN, configmap, service, statefulset
 
 pytestmark = pytest.mark.cluster
@@ -39,7 +40,7 @@ def test_objects_that_are_not_mcp_workloads_pass_untouched(cluster: Cluster) -> 
         return {(d["kind"], d["patches"], tuple(d["warnings"])) for d in entries}
 
     expected = {("Service", 0, ()), ("StatefulSet", 0, ())}
-    wait_for("the webhook's decisions on web and db", lambda: len(seen()) >= 2, timeout=5)
+    eventually(lambda: len(seen()) >= 2, "the webhook's decisions on web and db", timeout=5)
     assert seen() == expected
     # ConfigMaps are not in the rules: never sent.
     assert cluster.decisions(since, "ConfigMap", "settings") == []

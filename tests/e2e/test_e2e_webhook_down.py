@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support import eventually
+
 from .cluster import Cluster
-from .harness import wait_for
 from .objects import OPT_IN, configmap, mcpserver, service, statefulset
 
 pytestmark = pytest.mark.cluster
@@ -49,12 +50,12 @@ def test_with_the_webhook_down_the_cluster_still_accepts_objects(webhook_down: C
     assert fetch is not None and fetch["spec"]["serviceName"] == "fetch"
     # What does not depend on the webhook goes on: the reconciler still gives the StatefulSet its
     # Services (pod DNS needs serviceName too, which only a recreate can fix now).
-    wait_for(
-        "the reconciler's Services while the webhook is down",
+    eventually(
         lambda: (
             cluster.kubectl.get("service", "mcp-fetch", ns)
             and cluster.kubectl.get("service", "mcp-fetch-headless", ns)
         ),
+        "the reconciler's Services while the webhook is down",
     )
 
 

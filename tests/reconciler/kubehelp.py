@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from reconciler.kube import Kube, KubeError
@@ -79,15 +77,3 @@ def get(kube: Kube, path: str) -> dict[str, Any] | None:
 
 def service(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:
     return get(kube, f"/api/v1/namespaces/{namespace}/services/{name}")
-
-
-def eventually(check: Callable[[], T | None], timeout: float = 30, what: str = "condition") -> T:
-    """Poll until check() returns something truthy; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)

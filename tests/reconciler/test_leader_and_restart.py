@@ -27,10 +27,11 @@ from reconciler.kube import Kube, KubeError, api_client
 from reconciler.leader import LeaderElector
 from reconciler.metrics import ReconcilerMetrics
 from reconciler.settings import ReconcilerSettings
+from tests.support import eventually
 
 from ..conftest import ROOT, ControlPlane, running_control_plane
 from .conftest import Running
-from .kubehelp import create_namespace, create_statefulset, eventually, get, service, statefulset
+from .kubehelp import create_namespace, create_statefulset, get, service, statefulset
 from .test_reconcile_cluster import Start, converged
 
 pytestmark = pytest.mark.cluster
@@ -71,11 +72,9 @@ def test_two_reconcilers_one_lease(kube: Kube, namespace: str) -> None:
     first = Candidate(kube, namespace, "replica-a")
     second = None
     try:
-        eventually(
-            lambda: lease(kube, namespace).get("holderIdentity") == "replica-a", what="replica-a leads"
-        )
+        eventually(lambda: lease(kube, namespace).get("holderIdentity") == "replica-a", "replica-a leads")
         second = Candidate(kube, namespace, "replica-b")
-        eventually(lambda: converged(kube, namespace, "web"), what="the leader's Services")
+        eventually(lambda: converged(kube, namespace, "web"), "the leader's Services")
         time.sleep(2)  # several of replica-b's retry periods: it must stay a standby
         assert lease(kube, namespace)["holderIdentity"] == "replica-a"
         assert (first.metric("is_leader"), second.metric("is_leader")) == (1, 0)
@@ -87,12 +86,12 @@ def test_two_reconcilers_one_lease(kube: Kube, namespace: str) -> None:
         first.shutdown()  # as on SIGTERM: the lease is released, not left to expire
         assert first.result == [True] and first.metric("is_leader") == 0
         eventually(
-            lambda: lease(kube, namespace).get("holderIdentity") == "replica-b", what="replica-b takes over"
+            lambda: lease(kube, namespace).get("holderIdentity") == "replica-b", "replica-b takes over"
         )
         assert lease(kube, namespace)["leaseTransitions"] == 1
         # replica-b now reconciles: a deleted Service comes back.
         kube.request("DELETE", f"/api/v1/namespaces/{namespace}/services/mcp-web")
-        eventually(lambda: converged(kube, namespace, "web"), what="replica-b repairs")
+        eventually(lambda: converged(kube, namespace, "web"), "replica-b repairs")
         second.shutdown()
         assert second.result == [True]
         assert lease(kube, namespace)["holderIdentity"] == ""
@@ -155,9 +154,9 @@ def test_cli_sigterm_releases_the_lease(
     )
     process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        eventually(lambda: lease(kube, namespace).get("holderIdentity"), what="the CLI takes the lease")
+        eventually(lambda: lease(kube, namespace).get("holderIdentity"), "the CLI takes the lease")
         create_statefulset(kube, statefulset("web", namespace))
-        eventually(lambda: converged(kube, namespace, "web"), what="the CLI's Services")
+        eventually(lambda: converged(kube, namespace, "web"), "the CLI's Services")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
             metrics = response.read().decode()
         assert "mcp_admission_reconciler_is_leader 1.0" in metrics
@@ -186,10 +185,10 @@ def restart_apiserver(plane: ControlPlane) -> subprocess.Popen[bytes]:
     command = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
     os.kill(pid, signal.SIGTERM)
     try:  # v1.20 may wait on open watches for a minute: SIGKILL after 5 s (`down` does so after 10 s)
-        eventually(lambda: not Path(f"/proc/{pid}").exists(), timeout=5, what="the apiserver to stop")
+        eventually(lambda: not Path(f"/proc/{pid}").exists(), "the apiserver to stop", timeout=5)
     except AssertionError:
         os.kill(pid, signal.SIGKILL)
-        eventually(lambda: not Path(f"/proc/{pid}").exists(), timeout=10, what="the apiserver to die")
+        eventually(lambda: not Path(f"/proc/{pid}").exists(), "the apiserver to die", timeout=10)
     log = (plane.dir / "kube-apiserver.log").open("ab")
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(plane.dir), "LANG": "C.UTF-8"}  # as `up` does
     process = subprocess.Popen(
@@ -216,7 +215,7 @@ def test_survives_an_apiserver_restart(own_plane: ControlPlane, start_reconciler
     namespace = create_namespace(kube, "restart")
     create_statefulset(kube, statefulset("before", namespace))
     running: Running = start_reconciler(namespace, client=kube)
-    eventually(lambda: converged(kube, namespace, "before"), what="Services before the restart")
+    eventually(lambda: converged(kube, namespace, "before"), "Services before the restart")
 
     process = restart_apiserver(own_plane)
     try:
@@ -228,13 +227,13 @@ def test_survives_an_apiserver_restart(own_plane: ControlPlane, start_reconciler
                 return False
             return True
 
-        eventually(ready, timeout=60, what="the apiserver to come back")
+        eventually(ready, "the apiserver to come back", timeout=60)
         # The reconciler noticed (its watches broke) and resumes: new work and repairs are done.
         assert running.metric("errors_total") > 0
         create_statefulset(kube, statefulset("after", namespace))
         kube.request("DELETE", f"/api/v1/namespaces/{namespace}/services/mcp-before")
-        eventually(lambda: converged(kube, namespace, "after"), timeout=60, what="Services after the restart")
-        eventually(lambda: converged(kube, namespace, "before"), timeout=60, what="repair after the restart")
+        eventually(lambda: converged(kube, namespace, "after"), "Services after the restart", timeout=60)
+        eventually(lambda: converged(kube, namespace, "before"), "repair after the restart", timeout=60)
     finally:
         running.reconciler.stop()
         # The restarted apiserver keeps serving the next test; `down` (fixture) stops it by its pid file.
@@ -262,7 +261,7 @@ def test_a_compacted_resource_version_means_relist(own_plane: ControlPlane) -> N
     thread = threading.Thread(target=informer.run, daemon=True)
     thread.start()
     try:
-        eventually(lambda: "Test" in seen, what="the relisted Event")
+        eventually(lambda: "Test" in seen, "the relisted Event")
         assert informer.relists == 1
     finally:
         informer.stop()

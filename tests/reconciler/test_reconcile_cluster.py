@@ -12,9 +12,10 @@ from policies.backend_services import desired_services
 from policies.workloads import SKIP_ANNOTATION
 from reconciler.drift import contained
 from reconciler.kube import APPLY_PATCH, Kube
+from tests.support import eventually
 
 from .conftest import Running
-from .kubehelp import create_statefulset, eventually, get, service, statefulset
+from .kubehelp import create_statefulset, get, service, statefulset
 
 pytestmark = pytest.mark.cluster
 Start = Callable[..., Running]
@@ -48,7 +49,7 @@ def test_creates_owned_services_and_the_garbage_collector_removes_them(
 ) -> None:
     running = start_reconciler(namespace)
     created = create_statefulset(kube, statefulset("web", namespace))
-    services = eventually(lambda: converged(kube, namespace, "web"), what="Services of web")
+    services = eventually(lambda: converged(kube, namespace, "web"), "Services of web")
     assert sorted(s["metadata"]["name"] for s in services) == ["mcp-web", "mcp-web-headless"]
     for svc in services:
         (owner,) = svc["metadata"]["ownerReferences"]
@@ -64,8 +65,8 @@ def test_creates_owned_services_and_the_garbage_collector_removes_them(
             service(kube, namespace, "mcp-web") is None
             and service(kube, namespace, "mcp-web-headless") is None
         ),
+        "garbage collection of the Services",
         timeout=60,
-        what="garbage collection of the Services",
     )
 
 
@@ -74,7 +75,7 @@ def test_drift_is_repaired_and_foreign_labels_are_kept(
 ) -> None:
     start_reconciler(namespace)
     create_statefulset(kube, statefulset("web", namespace))
-    eventually(lambda: converged(kube, namespace, "web"), what="Services of web")
+    eventually(lambda: converged(kube, namespace, "web"), "Services of web")
 
     # By hand: delete one Service; remove a port, our label and the selector from the other, and add a
     # foreign label (a cloud's, say). Removing takes no field from us, so nothing conflicts.
@@ -90,7 +91,7 @@ def test_drift_is_repaired_and_foreign_labels_are_kept(
         ],
         content_type="application/json-patch+json",
     )
-    eventually(lambda: converged(kube, namespace, "web"), what="drift repair")
+    eventually(lambda: converged(kube, namespace, "web"), "drift repair")
     sticky = service(kube, namespace, "mcp-web")
     assert sticky and sticky["metadata"]["labels"]["cloud.example/neg"] == "keep-me"
     assert sorted(p["port"] for p in sticky["spec"]["ports"]) == [8080, 9999]  # the foreign port stays
@@ -104,7 +105,7 @@ def test_drift_is_repaired_and_foreign_labels_are_kept(
     )
     sticky = eventually(
         lambda: (s := service(kube, namespace, "mcp-web")) and s["spec"]["sessionAffinity"] == "None" and s,
-        what="opt-out applied",
+        "opt-out applied",
     )
     assert "sessionAffinityConfig" not in sticky["spec"]
     assert converged(kube, namespace, "web")
@@ -115,7 +116,7 @@ def test_a_conflicting_field_manager_is_left_alone_with_an_event(
 ) -> None:
     running = start_reconciler(namespace)
     create_statefulset(kube, statefulset("web", namespace))
-    eventually(lambda: converged(kube, namespace, "web"), what="Services of web")
+    eventually(lambda: converged(kube, namespace, "web"), "Services of web")
     # Another applier (as ToolHive's proxy runner or Flux would) takes sessionAffinity with another value.
     kube.request(
         "PATCH",
@@ -129,7 +130,7 @@ def test_a_conflicting_field_manager_is_left_alone_with_an_event(
         },
         APPLY_PATCH,
     )
-    eventually(lambda: events(kube, namespace, "ServiceFieldConflict"), what="a conflict Event")
+    eventually(lambda: events(kube, namespace, "ServiceFieldConflict"), "a conflict Event")
     (event,) = events(kube, namespace, "ServiceFieldConflict")
     assert event["involvedObject"]["kind"] == "StatefulSet" and event["involvedObject"]["name"] == "web"
     assert "sessionAffinity" in event["message"] and "thv-proxyrunner" in event["message"]
@@ -162,9 +163,9 @@ def test_a_service_made_by_someone_else_is_not_taken_over(
     )
     create_statefulset(kube, statefulset("web", namespace))
     running = start_reconciler(namespace)
-    eventually(lambda: events(kube, namespace, "ServiceFieldConflict"), what="a conflict Event")
+    eventually(lambda: events(kube, namespace, "ServiceFieldConflict"), "a conflict Event")
     assert "thv-operator" in events(kube, namespace, "ServiceFieldConflict")[0]["message"]
-    eventually(lambda: service(kube, namespace, "mcp-web-headless"), what="the headless Service all the same")
+    eventually(lambda: service(kube, namespace, "mcp-web-headless"), "the headless Service all the same")
     running.settle()
     version = service(kube, namespace, "mcp-web")["metadata"]["resourceVersion"]  # type: ignore[index]
     for _ in range(3):
@@ -182,7 +183,7 @@ def test_zero_writes_at_rest(kube: Kube, namespace: str, start_reconciler: Start
     names = ["a", "b", "c"]
     for name in names:
         create_statefulset(kube, statefulset(name, namespace))
-    eventually(lambda: all(converged(kube, namespace, name) for name in names), what="Services of a, b, c")
+    eventually(lambda: all(converged(kube, namespace, name) for name in names), "Services of a, b, c")
     running.settle()
 
     def versions() -> dict[str, str]:
@@ -213,9 +214,9 @@ def test_stdio_statefulset_is_scaled_back_with_an_event(
     create_statefulset(kube, statefulset("cli", namespace, transport="stdio", replicas=3))
     eventually(
         lambda: get(kube, sts_path(namespace, "cli"))["spec"]["replicas"] == 1,  # type: ignore[index]
-        what="scale back to 1",
+        "scale back to 1",
     )
-    eventually(lambda: events(kube, namespace, "StdioReplicasCapped"), what="a scale-back Event")
+    eventually(lambda: events(kube, namespace, "StdioReplicasCapped"), "a scale-back Event")
     assert "spec.replicas 3 -> 1" in events(kube, namespace, "StdioReplicasCapped")[0]["message"]
     running.settle()
     assert service(kube, namespace, "mcp-cli") is None  # stdio has no backend Services
@@ -228,7 +229,7 @@ def test_stdio_statefulset_is_scaled_back_with_an_event(
     )
     eventually(
         lambda: get(kube, sts_path(namespace, "cli"))["spec"]["replicas"] == 1,  # type: ignore[index]
-        what="scale back to 1 again",
+        "scale back to 1 again",
     )
     assert running.metric("writes_total", kind="StatefulSet") == 2
 
@@ -238,7 +239,7 @@ def test_a_service_the_apiserver_refuses_is_reported_once(
 ) -> None:
     running = start_reconciler(namespace)
     create_statefulset(kube, statefulset("web", namespace))
-    eventually(lambda: converged(kube, namespace, "web"), what="Services of web")
+    eventually(lambda: converged(kube, namespace, "web"), "Services of web")
     # By hand: our port moves to 9999 but keeps its name, so our port 8080 could only come back with a
     # duplicate name (422). Retrying cannot help: one Event, then quiet until something changes.
     kube.request(
@@ -247,7 +248,7 @@ def test_a_service_the_apiserver_refuses_is_reported_once(
         body=[{"op": "replace", "path": "/spec/ports/0/port", "value": 9999}],
         content_type="application/json-patch+json",
     )
-    eventually(lambda: events(kube, namespace, "ServiceApplyRejected"), what="a rejection Event")
+    eventually(lambda: events(kube, namespace, "ServiceApplyRejected"), "a rejection Event")
     running.settle()
     errors = running.metric("errors_total")
     for _ in range(3):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import socket
 import ssl
 import threading
 import time
@@ -24,18 +23,12 @@ from certs.generate import generate_bundle, write_bundle
 from mcp_admission.config import Config
 from policies import ALL_POLICIES
 from policies.catalog import Policy
+from tests.support import free_port
 from webhook.server import WebhookServer
 from webhook.settings import WebhookSettings
 
 Json = dict[str, Any]
 GROUPS = {"Service": ("", "v1"), "StatefulSet": ("apps", "v1"), "Deployment": ("apps", "v1")}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def make_tls(directory: Path) -> Path:

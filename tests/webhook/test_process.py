@@ -19,7 +19,9 @@ import httpx
 import orjson
 import pytest
 
-from .support import free_port, review
+from tests.support import free_port
+
+from .support import review
 from .test_admission import mcp_service, plain_deployment
 
 
