@@ -103,8 +103,8 @@ def evaluate(
     errors: list[PolicyError] = []
     for policy in policies:
         if (
-            (phase is not None and policy.phase != phase)
-            or workload.kind not in policy.kinds
+            workload.kind not in policy.kinds  # first: it rules out most policies for any object
+            or (phase is not None and policy.phase is not phase)
             or request.operation not in policy.operations
             or policy.id in skipped
         ):

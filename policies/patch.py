@@ -17,33 +17,45 @@ def escape(token: str) -> str:
 
 
 def pointer(*tokens: str) -> str:
-    return "/" + "/".join(map(escape, tokens))
+    path = "/" + "/".join(tokens)
+    if "~" in path or path.count("/") != len(tokens):  # some token holds '~' or '/': escape them
+        path = "/" + "/".join(map(escape, tokens))
+    return path
 
 
-def set_value(document: JSON, tokens: tuple[str, ...], value: Any) -> tuple[PatchOp, ...]:
-    """The operation that makes document[tokens...] == value, creating missing parent objects.
+def set_members(document: JSON, parent: tuple[str, ...], members: dict[str, Any]) -> tuple[PatchOp, ...]:
+    """The operations that make document[parent...][key] == value for each member, creating missing
+    parent objects; none for a member that already has its value.
 
-    A missing (or non-object) parent is added whole, with the value nested inside it, so the patch
+    A missing (or non-object) parent is added whole, with the members nested inside it, so the patch
     never addresses a path whose parent does not exist (the apiserver would reject it).
     """
     node = document
-    last = len(tokens) - 1
-    for depth in range(last):
-        token = tokens[depth]
+    for depth, token in enumerate(parent):
         child = node.get(token) if isinstance(node, dict) else None
         if not isinstance(child, dict):
-            nested = value
-            for inner in reversed(tokens[depth + 1 :]):
+            nested = dict(members)
+            for inner in reversed(parent[depth + 1 :]):
                 nested = {inner: nested}
             op = "replace" if isinstance(node, dict) and token in node else "add"
-            return ({"op": op, "path": pointer(*tokens[: depth + 1]), "value": nested},)
+            return ({"op": op, "path": pointer(*parent[: depth + 1]), "value": nested},)
         node = child
-    if isinstance(node, dict) and tokens[last] in node:
-        current = node[tokens[last]]
-        if current == value and type(current) is type(value):
-            return ()
-        return ({"op": "replace", "path": pointer(*tokens), "value": value},)
-    return ({"op": "add", "path": pointer(*tokens), "value": value},)
+    base = pointer(*parent) if parent else ""
+    patch: list[PatchOp] = []
+    for key, value in members.items():
+        op = "add"
+        if isinstance(node, dict) and key in node:
+            current = node[key]
+            if current == value and type(current) is type(value):
+                continue
+            op = "replace"
+        patch.append({"op": op, "path": f"{base}/{escape(key)}", "value": value})
+    return tuple(patch)
+
+
+def set_value(document: JSON, tokens: tuple[str, ...], value: Any) -> tuple[PatchOp, ...]:
+    """The operation that makes document[tokens...] == value (see set_members)."""
+    return set_members(document, tokens[:-1], {tokens[-1]: value})
 
 
 def _unescape(token: str) -> str:
@@ -53,7 +65,7 @@ def _unescape(token: str) -> str:
 def apply(document: JSON, patch: tuple[PatchOp, ...]) -> JSON:
     """The document with the policies' patch applied; the input is never modified.
 
-    The policies only emit add/replace of object members (see set_value), so only the objects along
+    The policies only emit add/replace of object members (see set_members), so only the objects along
     each path are copied: a deep copy of every patched object made `check` 1.5x slower than parsing.
     Any other operation is left to a full RFC 6902 implementation.
     """

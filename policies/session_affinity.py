@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .catalog import Policy
 from .model import NO_OUTCOME, Finding, Outcome, Phase, Request
-from .patch import set_value
+from .patch import set_members
 from .settings import PolicyConfig
 from .workloads import Workload
 
@@ -28,9 +28,10 @@ def evaluate(request: Request, workload: Workload, config: PolicyConfig) -> Outc
     if spec.get("sessionAffinity") == "ClientIP":
         return NO_OUTCOME
     timeout = config.policies.session_affinity.timeout_seconds
-    patch = (
-        *set_value(obj, ("spec", "sessionAffinity"), "ClientIP"),
-        *set_value(obj, ("spec", "sessionAffinityConfig"), {"clientIP": {"timeoutSeconds": timeout}}),
+    patch = set_members(
+        obj,
+        ("spec",),
+        {"sessionAffinity": "ClientIP", "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": timeout}}},
     )
     message = f"set sessionAffinity ClientIP ({timeout}s) so MCP sessions stay on one pod"
     return Outcome(patch, (Finding(ID, message, fixed=True),))

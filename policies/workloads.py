@@ -93,31 +93,35 @@ def recognise(request: Request, settings: WorkloadSettings) -> Workload | None:
     obj = mapping(request.object)
     metadata = mapping(obj.get("metadata"))
     labels = mapping(metadata.get("labels"))
-    annotations = mapping(metadata.get("annotations"))
     name = metadata.get("name")
     if not isinstance(name, str):
         name = request.name
 
     if group == TOOLHIVE_GROUP:
         if kind in MCP_RESOURCE_KINDS and request.version in TOOLHIVE_VERSIONS:
-            return Workload(group, kind, name, labels, annotations, None)
+            return Workload(group, kind, name, labels, mapping(metadata.get("annotations")), None)
         return None
     if (group, kind) not in CORE_KINDS:
         return None
 
-    transport = text(labels.get(TRANSPORT_LABEL)) or text(labels.get(TOOLHIVE_TRANSPORT_LABEL))
+    # Selection first: most Services, StatefulSets and Deployments in a cluster are not MCP servers.
     selected = labels.get(settings.opt_in_label) == "true" or (
         labels.get(TOOLHIVE_LABEL) == "true"
         or text(labels.get("app.kubernetes.io/name")) in TOOLHIVE_APP_NAMES
         or (kind == "Service" and _owned_by_mcp(name, metadata))
     )
-    for sel in settings.selectors:
-        if selector_matches(sel, kind, request.namespace, labels):
-            selected = True
-            transport = transport or sel.transport
-            break
+    if not selected and not settings.selectors:
+        return None
+    transport = text(labels.get(TRANSPORT_LABEL)) or text(labels.get(TOOLHIVE_TRANSPORT_LABEL))
+    if not selected or transport is None:  # a matching selector may select it, or say its transport
+        for sel in settings.selectors:
+            if selector_matches(sel, kind, request.namespace, labels):
+                selected = True
+                transport = transport or sel.transport
+                break
     if not selected:
         return None
+    annotations = mapping(metadata.get("annotations"))
     return Workload(group, kind, name, labels, annotations, transport if transport in TRANSPORTS else None)
 
 

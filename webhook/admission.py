@@ -138,7 +138,9 @@ class AdmissionHandler:
             decision = decide(request, self.config, phase, self.policies)
             answer = decision_review(uid, decision, with_patch=phase is Phase.MUTATE)
             seconds = perf_counter() - start
-            metrics.record_decision(phase.value, request.kind, request.operation.value, decision, seconds)
+            # StrEnum members are their values (for dict keys, labels and JSON alike): no .value lookups.
+            endpoint, operation = phase, request.operation
+            metrics.DECISIONS.record(endpoint, request.kind, operation, decision, seconds)
             for error in decision.errors:
                 log.error(
                     "policy error (contained)",
@@ -152,11 +154,11 @@ class AdmissionHandler:
                     level,
                     {
                         "uid": uid,
-                        "endpoint": phase.value,
+                        "endpoint": endpoint,
                         "kind": request.kind,
                         "namespace": request.namespace,
                         "name": request.name,
-                        "operation": request.operation.value,
+                        "operation": operation,
                         "dryRun": request.dry_run,
                         "patches": len(decision.patch) if phase is Phase.MUTATE else 0,
                         "warnings": [f.policy for f in decision.warnings],
@@ -180,8 +182,7 @@ class AdmissionHandler:
             # the request, say so in a warning, log it with the uid and count it.
             metrics.INTERNAL_ERRORS.inc()
             if request is not None:
-                kind = metrics.kind_label(request.kind)
-                metrics.REQUESTS.labels(phase.value, kind, request.operation.value, "error").inc()
+                metrics.DECISIONS.count_request(phase.value, request.kind, request.operation.value, "error")
             log.exception("internal error; request allowed", extra={"fields": {"uid": uid}})
             if uid is None:
                 return 400, problem("cannot read this AdmissionReview (internal error, logged)")

@@ -22,7 +22,7 @@ from policies import (
     warning_text,
 )
 from policies.catalog import Policy
-from policies.patch import pointer, set_value
+from policies.patch import pointer, set_members, set_value
 from policies.workloads import SKIP_ANNOTATION
 
 from .apiserver_rules import service_problems, statefulset_update_problems
@@ -278,6 +278,11 @@ def test_opt_in_label_and_selectors_mark_plain_workloads() -> None:
         {"workloads": {"selectors": [{"matchLabels": {"tier": "mcp"}, "transport": "stdio"}]}}
     )
     assert {"op": "replace", "path": "/spec/replicas", "value": 1} in decide(request_for(sts), cfg).patch
+    # Selected by the opt-in label, but only a selector says the transport: the selector still tells it.
+    sts["metadata"]["labels"] = {"tier": "mcp", "mcp-admission.io/workload": "true"}
+    assert {"op": "replace", "path": "/spec/replicas", "value": 1} in decide(request_for(sts), cfg).patch
+    del sts["metadata"]["labels"]["tier"]
+    assert not any(op["path"] == "/spec/replicas" for op in decide(request_for(sts), cfg).patch)
 
 
 def test_off_mode_and_skip_all_annotation() -> None:
@@ -355,6 +360,22 @@ def test_pointer_escaping_and_parents_first() -> None:
     }
     assert set_value({"spec": {"x": 1}}, ("spec", "x"), 1) == ()
     assert set_value({"spec": {"x": True}}, ("spec", "x"), 1) != ()  # True == 1 in Python, not in JSON
+    assert pointer("a~", "b/", "c") == "/a~0/b~1/c"
+
+
+def test_set_members_writes_each_member_once_and_a_missing_parent_whole() -> None:
+    members = {"sessionAffinity": "ClientIP", "a/b": {"c": 1}, "same": 2}
+    doc: dict[str, Any] = {"spec": {"sessionAffinity": "None", "same": 2}}
+    patch = set_members(doc, ("spec",), members)
+    assert patch == (
+        {"op": "replace", "path": "/spec/sessionAffinity", "value": "ClientIP"},
+        {"op": "add", "path": "/spec/a~1b", "value": {"c": 1}},
+    )
+    assert jsonpatch.apply_patch(doc, list(patch))["spec"] == members
+    for missing in ({}, {"spec": None}):  # absent, or not an object: the parent goes in whole
+        (parent,) = set_members(missing, ("spec", "x"), members)
+        assert jsonpatch.apply_patch(missing, [parent]) == {"spec": {"x": members}}
+    assert set_members({"k": 1}, (), {"k": 1, "n": 2}) == ({"op": "add", "path": "/n", "value": 2},)
 
 
 def test_every_policy_has_a_stable_id_summary_and_mode_key() -> None:

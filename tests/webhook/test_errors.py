@@ -71,6 +71,7 @@ def test_a_review_with_a_readable_uid_gets_an_admission_review_400(client: httpx
 
     for field, value, says in (
         ("operation", "PATCH", "request.operation must be one of"),
+        ("operation", ["CREATE"], "request.operation must be one of"),  # not even hashable
         ("kind", "Service", "request.kind"),
         ("namespace", 7, "request.namespace must be a string"),
         ("dryRun", "yes", "request.dryRun must be a boolean"),
