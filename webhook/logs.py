@@ -17,6 +17,9 @@ import orjson
 
 _second = -1
 _second_text = ""
+# ".000+00:00" to ".999+00:00": a lookup instead of integer formatting on every line, which measured
+# ~6 us per line when the CPU caches are cold, as they are between requests under load (bench/README).
+_MILLISECONDS = tuple(f".{ms:03d}+00:00" for ms in range(1000))
 
 
 def _timestamp(now: float) -> str:
@@ -25,7 +28,7 @@ def _timestamp(now: float) -> str:
     second = int(now)
     if second != _second:
         _second, _second_text = second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{_second_text}.{int((now - second) * 1000):03d}+00:00"
+    return _second_text + _MILLISECONDS[int((now - second) * 1000)]
 
 
 def _line(now: float, level: str, logger: str, message: str, fields: dict[str, Any] | None) -> bytes:

@@ -7,6 +7,8 @@ generator is wrk (Debian package `wrk`). Printed, per payload, with the spread o
   throughput ratio webhook / baseline         (target >= 0.85)
   p99 at half the baseline's max rate, ratio  (target <= 1.25)
   CPU time per request, baseline / webhook    (the throughput ratio a CPU-bound server would see)
+  control / baseline throughput               (the control answers the webhook's bytes without deciding:
+                                               near 1 means the gap is the decision work, not the answer)
 and the webhook's resident memory after 10k and after 100k requests (target: within 10 MB).
 """
 
@@ -98,10 +100,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def loaded(pid: int, port: int, body: Body, seconds: int, connections: int) -> Any:
-    """A max-rate wrk run, with the server's CPU time per request (less sensitive to busy neighbours)."""
+def loaded(pid: int, port: int, body: Body, seconds: int, connections: int, delay_ms: int = 0) -> Any:
+    """A wrk run (max rate unless paced), with the server's CPU time per request."""
     before = cpu_seconds(pid)
-    result = wrk(port, body, seconds, connections)
+    result = wrk(port, body, seconds, connections, delay_ms)
     result["cpu_us"] = (cpu_seconds(pid) - before) * 1e6 / result["requests"]
     return result
 
@@ -141,28 +143,35 @@ def main() -> int:
         ratios: dict[str, list[float]] = {name: [] for name in PAYLOADS}
         p99s: dict[str, list[float]] = {name: [] for name in PAYLOADS}
         cpu: dict[str, list[float]] = {name: [] for name in PAYLOADS}
+        controls: dict[str, list[float]] = {name: [] for name in PAYLOADS}
         with (
             server("baseline", work, log) as (base_port, base_pid),
+            server("control", work, log) as (control_port, control_pid),
             server("webhook", work, log) as (hook_port, hook_pid),
         ):
             for name, body in bodies.items():
-                for port in (base_port, hook_port):  # warm-up
+                for port in (base_port, control_port, hook_port):  # warm-up
                     wrk(port, body, 1, options.connections)
                 for _ in range(options.repeat):
-                    # Interleaved, so a noisy neighbour hits both sides alike.
+                    # Interleaved, so a noisy neighbour hits all sides alike.
                     base = loaded(base_pid, base_port, body, options.seconds, options.connections)
+                    ctrl = loaded(control_pid, control_port, body, options.seconds, options.connections)
                     hook = loaded(hook_pid, hook_port, body, options.seconds, options.connections)
                     ratios[name].append(hook["rate"] / base["rate"])
                     cpu[name].append(base["cpu_us"] / hook["cpu_us"])
+                    controls[name].append(ctrl["rate"] / base["rate"])
                     # Half the baseline's max rate: each connection waits delay ms between requests.
                     delay = max(1, round(options.paced_connections * 1000 / (base["rate"] / 2)))
-                    base_paced = wrk(base_port, body, options.seconds, options.paced_connections, delay)
-                    hook_paced = wrk(hook_port, body, options.seconds, options.paced_connections, delay)
+                    paced = (options.seconds, options.paced_connections, delay)
+                    base_paced = loaded(base_pid, base_port, body, *paced)
+                    hook_paced = loaded(hook_pid, hook_port, body, *paced)
                     p99s[name].append(hook_paced["p99_us"] / base_paced["p99_us"])
                     print(
                         f"{name}: max {base['rate']:.0f} vs {hook['rate']:.0f} req/s "
-                        f"(CPU {base['cpu_us']:.0f} vs {hook['cpu_us']:.0f} us/request); "
-                        f"paced ~{base_paced['rate']:.0f}/{hook_paced['rate']:.0f} req/s, "
+                        f"(CPU {base['cpu_us']:.0f} vs {hook['cpu_us']:.0f} us/request; "
+                        f"control {ctrl['rate']:.0f} req/s, {ctrl['cpu_us']:.0f} us); "
+                        f"paced ~{base_paced['rate']:.0f}/{hook_paced['rate']:.0f} req/s "
+                        f"(CPU {base_paced['cpu_us']:.0f} vs {hook_paced['cpu_us']:.0f} us/request), "
                         f"p99 {base_paced['p99_us'] / 1000:.2f} vs {hook_paced['p99_us'] / 1000:.2f} ms",
                         flush=True,
                     )
@@ -179,10 +188,14 @@ def main() -> int:
 
     print()
     print(
-        f"{'payload':<20} {'throughput ratio (>=0.85)':<40} {'p99 ratio at half max (<=1.25)':<40} CPU ratio"
+        f"{'payload':<20} {'throughput ratio (>=0.85)':<40} {'p99 ratio at half max (<=1.25)':<40} "
+        f"{'CPU ratio':<40} control / baseline"
     )
     for name in PAYLOADS:
-        print(f"{name:<20} {spread(ratios[name]):<40} {spread(p99s[name]):<40} {spread(cpu[name])}")
+        print(
+            f"{name:<20} {spread(ratios[name]):<40} {spread(p99s[name]):<40} {spread(cpu[name]):<40} "
+            f"{spread(controls[name])}"
+        )
     growth = (rss[100_000] - rss[10_000]) / 1024
     print(
         f"RSS after 10k {rss[10_000] / 1024:.1f} MB, after 100k {rss[100_000] / 1024:.1f} MB: "

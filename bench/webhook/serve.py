@@ -1,6 +1,6 @@
-"""One server of the benchmark: the real webhook, or the bare baseline on the very same server stack.
+"""One server of the benchmark: the real webhook, the bare baseline or the control, on the same server stack.
 
-python bench/webhook/serve.py webhook|baseline PORT CERT KEY
+python bench/webhook/serve.py webhook|baseline|control PORT CERT KEY
 """
 
 from __future__ import annotations
@@ -12,33 +12,27 @@ from typing import Any
 import orjson
 
 from mcp_admission.config import load_config
+from policies import Phase, decide
 from webhook import logs
+from webhook.admission import PATHS
+from webhook.review import decision_review, parse_review
 from webhook.server import WebhookServer, run_until_stopped
 from webhook.settings import WebhookSettings
 
 Message = MutableMapping[str, Any]
 
 
-async def baseline(
-    scope: MutableMapping[str, Any],
-    receive: Callable[[], Awaitable[Message]],
-    send: Callable[[Message], Awaitable[None]],
-) -> None:
-    """The honest bare endpoint (design §7): read the body, parse it, answer allowed with the uid."""
+async def _body(receive: Callable[[], Awaitable[Message]]) -> bytes:
     body = b""
     more = True
     while more:
         message = await receive()
         body += message.get("body", b"")
         more = message.get("more_body", False)
-    uid = orjson.loads(body)["request"]["uid"]
-    answer = orjson.dumps(
-        {
-            "apiVersion": "admission.k8s.io/v1",
-            "kind": "AdmissionReview",
-            "response": {"uid": uid, "allowed": True},
-        }
-    )
+    return body
+
+
+async def _answer(send: Callable[[Message], Awaitable[None]], answer: bytes) -> None:
     await send(
         {
             "type": "http.response.start",
@@ -52,14 +46,57 @@ async def baseline(
     await send({"type": "http.response.body", "body": answer})
 
 
+async def baseline(
+    scope: MutableMapping[str, Any],
+    receive: Callable[[], Awaitable[Message]],
+    send: Callable[[Message], Awaitable[None]],
+) -> None:
+    """The honest bare endpoint (design §7): read the body, parse it, answer allowed with the uid."""
+    uid = orjson.loads(await _body(receive))["request"]["uid"]
+    answer = orjson.dumps(
+        {
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "response": {"uid": uid, "allowed": True},
+        }
+    )
+    await _answer(send, answer)
+
+
+# The control's answers: the webhook's own bytes for each endpoint, with "%s" where the uid goes.
+_decided: dict[str, bytes] = {}
+
+
+async def control(
+    scope: MutableMapping[str, Any],
+    receive: Callable[[], Awaitable[Message]],
+    send: Callable[[Message], Awaitable[None]],
+) -> None:
+    """The baseline answering with the webhook's bytes (patch, warnings) without deciding each time.
+
+    The engine decides the first request of each endpoint; later ones reuse that answer with their own
+    uid. Against the baseline it prices the answer's size; against the webhook, the decision work.
+    """
+    review = orjson.loads(await _body(receive))
+    uid: str = review["request"]["uid"]
+    template = _decided.get(scope["path"])
+    if template is None:
+        phase = PATHS[scope["path"]]
+        _, request = parse_review(review)
+        decision = decide(request, load_config(None), phase)
+        answer = decision_review(uid, decision, with_patch=phase is Phase.MUTATE)
+        template = _decided[scope["path"]] = answer.replace(uid.encode(), b"%s")
+    await _answer(send, template % uid.encode())
+
+
 def main() -> None:
     which, port, cert, key = sys.argv[1:5]
     logs.configure("info")
     settings = WebhookSettings(host="127.0.0.1", port=int(port), metrics_port=0, cert_file=cert, key_file=key)
     server = WebhookServer(load_config(None), settings)
-    if which == "baseline":
+    if which != "webhook":
         # Same uvicorn config, TLS context, loop and worker count: only the application differs.
-        server.uvicorn.config.app = baseline
+        server.uvicorn.config.app = {"baseline": baseline, "control": control}[which]
     run_until_stopped(server)
 
 
