@@ -30,8 +30,11 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "reconcile",
-        help="create and repair the Services of MCP StatefulSets (server-side apply, leader-elected)",
-        description="Watch MCP StatefulSets and keep their headless and sticky Services as policy wants.",
+        help="create, repair and remove the Services of MCP StatefulSets (server-side apply, leader-elected)",
+        description=(
+            "Watch MCP StatefulSets and keep their headless and sticky Services as policy wants; remove"
+            " ours that a StatefulSet no longer needs (never its governing serviceName)."
+        ),
     )
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
     parser.add_argument("--config", help="configuration file (default: $MCP_ADMISSION_CONFIG)")

@@ -3,8 +3,11 @@
 Informers feed a deduplicating work queue keyed by StatefulSet namespace/name; workers compare the
 desired Services with the cached live ones and server-side apply only on drift. A field another manager
 owns with another value is a 409 with force=false: we record an Event and leave that Service as it is
-until it or the StatefulSet changes, so nothing flaps. stdio StatefulSets above one replica are scaled
-back through the scale subresource, as the stdio-replicas policy decides.
+until it or the StatefulSet changes, so nothing flaps. A Service the StatefulSet no longer needs (not MCP
+any more, stdio, opted out, namespace excluded) is deleted, as Kyverno's generate with synchronize does,
+but only when it is provably ours: our label and this very StatefulSet as its controller. stdio
+StatefulSets above one replica are scaled back through the scale subresource, as the stdio-replicas
+policy decides.
 """
 
 from __future__ import annotations
@@ -16,7 +19,14 @@ import time
 from typing import Any
 
 from policies import Operation, PolicyConfig, Request, decide, warning_text
-from policies.backend_services import MANAGED_BY, MANAGED_BY_LABEL, plan_services
+from policies.backend_services import (
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    ServicePlan,
+    cluster_ip_service_name,
+    plan_services,
+)
+from policies.statefulset_dns import headless_service_name
 from policies.stdio_replicas import POLICY as STDIO_REPLICAS
 
 from . import events
@@ -40,6 +50,25 @@ def _conflict_summary(error: KubeError) -> str:
             message = str(cause.get("message", "")).removeprefix("conflict with ")
             parts.append(f"{cause.get('field', '?')} ({message})")
     return ", ".join(parts) or str(error)
+
+
+def _controller_ref(service: Obj) -> dict[str, Any] | None:
+    """The ownerReference of the StatefulSet that controls `service` (the apiserver allows one controller)."""
+    for ref in (service.get("metadata") or {}).get("ownerReferences") or ():
+        if isinstance(ref, dict) and ref.get("kind") == "StatefulSet" and ref.get("controller") is True:
+            return ref
+    return None
+
+
+def _made_for(service: Obj, sts: Obj) -> bool:
+    """Ours (our label) and controlled by this very StatefulSet: by uid, so one recreated under the same
+    name, or another manager's object that merely has our name, does not count."""
+    labels = (service.get("metadata") or {}).get("labels") or {}
+    uid = (sts.get("metadata") or {}).get("uid")
+    ref = _controller_ref(service)
+    return (
+        bool(uid) and labels.get(MANAGED_BY_LABEL) == MANAGED_BY and ref is not None and ref.get("uid") == uid
+    )
 
 
 class Reconciler:
@@ -96,10 +125,9 @@ class Reconciler:
                 del self._conflicts[key]
 
     def _service_changed(self, service: Obj) -> None:
-        meta = service.get("metadata") or {}
-        for ref in meta.get("ownerReferences") or ():
-            if isinstance(ref, dict) and ref.get("kind") == "StatefulSet" and ref.get("controller"):
-                self.queue.add(f"{meta.get('namespace', '')}/{ref.get('name', '')}")
+        ref = _controller_ref(service)
+        if ref is not None:
+            self.queue.add(f"{(service.get('metadata') or {}).get('namespace', '')}/{ref.get('name', '')}")
 
     def _watch_failed(self, message: str) -> None:
         self.metrics.errors.inc()
@@ -210,6 +238,8 @@ class Reconciler:
             log.debug("%s: %s", key, plan.skipped)
         for service in plan.services:
             self._ensure(sts, service)
+        for service in self._unwanted(sts, plan):
+            self._remove(sts, service, plan.skipped or "no longer needed")
         self._cap_stdio(sts)
 
     def _service_cache(self, namespace: str) -> Informer:
@@ -279,12 +309,41 @@ class Reconciler:
             reason, message = "ServiceApplyRejected", str(error.body.get("message") or error)
         message = f"Service {name} left alone: {message}"
         log.warning("%s: %s", object_key(sts), message)
+        self._event(sts, "Warning", reason, message)
+
+    def _unwanted(self, sts: Obj, plan: ServicePlan) -> list[Obj]:
+        """Our cached Services of `sts` that the plan no longer has. Never its governing Service (its
+        spec.serviceName, immutable): that one gives its pods their DNS names for as long as it lives.
+        Only the names we would make now are looked at, for the same reason (an older name pattern)."""
+        meta = sts.get("metadata") or {}
+        namespace, name = meta.get("namespace", ""), meta.get("name", "")
+        wanted = {service["metadata"]["name"] for service in plan.services}
+        wanted.add((sts.get("spec") or {}).get("serviceName"))
+        names = {cluster_ip_service_name(name), headless_service_name(name, self._policy)} - wanted
+        cache = self._service_cache(namespace)
+        found = (cache.get(f"{namespace}/{service}") for service in sorted(n for n in names if n))
+        return [service for service in found if service is not None and _made_for(service, sts)]
+
+    def _remove(self, sts: Obj, service: Obj, reason: str) -> None:
+        meta = service["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        # Only the object we judged ours: one recreated (uid) or changed (resourceVersion: relabelled,
+        # re-owned) since our cache saw it stays.
+        preconditions = {"uid": meta["uid"], "resourceVersion": meta["resourceVersion"]}
+        options = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": preconditions}
         try:
-            events.record(self._kube, sts, "StatefulSet", "Warning", reason, message)
-            self.metrics.writes.labels("Event").inc()
-        except KubeError as exc:  # the conflict is remembered either way; an Event is best effort
-            self.metrics.errors.inc()
-            log.warning("could not record an Event on %s: %s", object_key(sts), exc)
+            self._kube.request("DELETE", f"/api/v1/namespaces/{namespace}/services/{name}", body=options)
+        except KubeError as exc:
+            # 404: gone already. 409: not the object we judged; its watch event queues its owner again.
+            if exc.status in (404, 409):
+                return
+            raise
+        self.metrics.writes.labels("Service").inc()
+        self._service_cache(namespace).forget(service)
+        with self._conflicts_lock:
+            self._conflicts.pop((object_key(sts), object_key(service)), None)
+        log.info("%s: removed Service %s (%s)", object_key(sts), name, reason)
+        self._event(sts, "Normal", "ServiceRemoved", f"Service {name} removed: {reason}")
 
     def _cap_stdio(self, sts: Obj) -> None:
         meta = sts.get("metadata") or {}
@@ -300,9 +359,13 @@ class Reconciler:
         self.metrics.writes.labels("StatefulSet").inc()
         message = "; ".join(warning_text(finding) for finding in decision.warnings)
         log.info("%s/%s: scaled back: %s", namespace, name, message)
+        self._event(sts, "Warning", "StdioReplicasCapped", message)
+
+    def _event(self, sts: Obj, event_type: str, reason: str, message: str) -> None:
+        """Best effort: what was done (or remembered as left alone) stands without its Event."""
         try:
-            events.record(self._kube, sts, "StatefulSet", "Warning", "StdioReplicasCapped", message)
+            events.record(self._kube, sts, "StatefulSet", event_type, reason, message)
             self.metrics.writes.labels("Event").inc()
         except KubeError as exc:
             self.metrics.errors.inc()
-            log.warning("could not record an Event on %s/%s: %s", namespace, name, exc)
+            log.warning("could not record an Event on %s: %s", object_key(sts), exc)

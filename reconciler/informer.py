@@ -72,6 +72,15 @@ class Informer:
             if cached is None or _newer(obj, cached):
                 self._store[key] = obj
 
+    def forget(self, obj: Obj) -> None:
+        """Our own delete, before its watch event arrives: a reconcile in between must not act on it again.
+        A same-named object with another uid (created since) stays."""
+        key, uid = object_key(obj), (obj.get("metadata") or {}).get("uid")
+        with self._lock:
+            cached = self._store.get(key)
+            if cached is not None and (cached.get("metadata") or {}).get("uid") == uid:
+                del self._store[key]
+
     def objects(self) -> list[Obj]:
         with self._lock:
             return list(self._store.values())

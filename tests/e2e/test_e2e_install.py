@@ -27,7 +27,7 @@ CLUSTER_WIDE = {
         ("statefulsets.apps", "", "get list watch"),
         ("statefulsets.apps/scale", "", "get patch update"),
         ("statefulsets.apps/finalizers", "", "update"),
-        ("services", "", "get list watch create patch"),
+        ("services", "", "get list watch create patch delete"),
         ("events", "", "create"),
     },
 }
