@@ -15,7 +15,7 @@ from .session_affinity import ID as SESSION_AFFINITY
 from .settings import PolicyConfig, is_dns1035_label
 from .statefulset_dns import ID as STATEFULSET_DNS
 from .statefulset_dns import headless_service_name
-from .workloads import SKIP_ANNOTATION, mapping, recognise, skipped_policies
+from .workloads import SKIP_ANNOTATION, mapping, recognise
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "mcp-admission"
@@ -111,7 +111,7 @@ def plan_services(statefulset: JSON, config: PolicyConfig) -> ServicePlan:
         return ServicePlan(skipped="not an MCP workload")
     if workload.transport not in SERVED_TRANSPORTS:
         return ServicePlan(skipped=f"transport {workload.transport or 'unknown'}: no backend Services")
-    skipped = skipped_policies(workload)
+    skipped = workload.skipped
     if "*" in skipped:
         return ServicePlan(skipped="opted out of every policy")
     sticky = cluster_ip_service_name(name)

@@ -13,7 +13,7 @@ from . import affinity_with_redis, session_affinity, session_storage, statefulse
 from .catalog import Policy
 from .model import ALLOW, Decision, Finding, Operation, PatchOp, Phase, PolicyError, Request
 from .settings import Mode, PolicyConfig
-from .workloads import Workload, recognise, skipped_policies
+from .workloads import Workload, recognise
 
 ALL_POLICIES: tuple[Policy, ...] = (
     session_affinity.POLICY,
@@ -69,7 +69,7 @@ def workload_of(request: Request, config: PolicyConfig) -> Workload | None:
     ):
         return None
     workload = recognise(request, config.workloads)
-    if workload is None or "*" in skipped_policies(workload):
+    if workload is None or "*" in workload.skipped:
         return None
     return workload
 
@@ -95,7 +95,7 @@ def evaluate(
     policies: Sequence[Policy] = ALL_POLICIES,
 ) -> Decision:
     """Run the policies that apply to a recognised workload, in their modes."""
-    skipped = skipped_policies(workload)
+    skipped = workload.skipped
     modes = config.modes
     patch: list[PatchOp] = []
     warnings: list[Finding] = []

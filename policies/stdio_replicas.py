@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .catalog import Policy, int_field
 from .model import NO_OUTCOME, Finding, Outcome, Phase, Request
-from .patch import pointer
+from .patch import set_members
 from .settings import PolicyConfig
 from .workloads import Workload, mapping
 
@@ -25,15 +25,15 @@ def evaluate(request: Request, workload: Workload, config: PolicyConfig) -> Outc
     if transport_of(request, workload) != "stdio":
         return NO_OUTCOME
     spec = mapping(request.object.get("spec"))
-    patch = []
+    capped: dict[str, int] = {}
     findings = []
     for field in FIELDS[workload.kind]:
         replicas = int_field(spec.get(field))
         # Absent means an HPA or controller owns the count: never add the field.
         if replicas is not None and replicas > 1:
-            patch.append({"op": "replace", "path": pointer("spec", field), "value": 1})
+            capped[field] = 1
             findings.append(Finding(ID, f"spec.{field} {replicas} -> 1: a stdio server is one process", True))
-    return Outcome(tuple(patch), tuple(findings))
+    return Outcome(set_members(request.object, ("spec",), capped), tuple(findings))
 
 
 POLICY = Policy(

@@ -35,8 +35,8 @@ class Workload(NamedTuple):
     kind: str
     name: str
     labels: dict[str, Any]
-    annotations: dict[str, Any]
     transport: str | None  # None when nothing says (CRs carry it in spec; see policies)
+    skipped: frozenset[str]  # policy IDs the object opted out of with SKIP_ANNOTATION ("*" for all)
 
 
 def mapping(value: JSON) -> dict[str, Any]:
@@ -99,7 +99,7 @@ def recognise(request: Request, settings: WorkloadSettings) -> Workload | None:
 
     if group == TOOLHIVE_GROUP:
         if kind in MCP_RESOURCE_KINDS and request.version in TOOLHIVE_VERSIONS:
-            return Workload(group, kind, name, labels, mapping(metadata.get("annotations")), None)
+            return Workload(group, kind, name, labels, None, _skipped(metadata))
         return None
     if (group, kind) not in CORE_KINDS:
         return None
@@ -121,13 +121,12 @@ def recognise(request: Request, settings: WorkloadSettings) -> Workload | None:
                 break
     if not selected:
         return None
-    annotations = mapping(metadata.get("annotations"))
-    return Workload(group, kind, name, labels, annotations, transport if transport in TRANSPORTS else None)
+    transport = transport if transport in TRANSPORTS else None
+    return Workload(group, kind, name, labels, transport, _skipped(metadata))
 
 
-def skipped_policies(workload: Workload) -> frozenset[str]:
-    """Policy IDs the object opted out of with the skip annotation ("*" for all)."""
-    value = workload.annotations.get(SKIP_ANNOTATION)
+def _skipped(metadata: dict[str, Any]) -> frozenset[str]:
+    value = mapping(metadata.get("annotations")).get(SKIP_ANNOTATION)
     if not isinstance(value, str):
         return frozenset()
     return frozenset(part.strip() for part in value.split(",") if part.strip())

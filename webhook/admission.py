@@ -41,10 +41,12 @@ def _is_json(content_type: bytes) -> bool:
     return content_type.partition(b";")[0].strip().lower() == _JSON
 
 
-async def _respond(send: Send, status: int, body: bytes, *, close: bool = False) -> None:
-    headers = [(b"content-type", _JSON), (b"content-length", str(len(body)).encode())]
-    if close:  # after a refused upload: do not read the rest of it on a kept-alive connection
-        headers.append((b"connection", b"close"))
+# After a refused upload: do not read the rest of it on a kept-alive connection.
+_CLOSE = ((b"connection", b"close"),)
+
+
+async def _respond(send: Send, status: int, body: bytes, extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    headers = [(b"content-type", _JSON), (b"content-length", str(len(body)).encode()), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -89,14 +91,7 @@ class AdmissionHandler:
         start = perf_counter()
         if scope["method"] != "POST":
             metrics.REJECTED.labels("method").inc()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 405,
-                    "headers": [(b"allow", b"POST"), (b"content-type", _JSON)],
-                }
-            )
-            await send({"type": "http.response.body", "body": problem("use POST with an AdmissionReview")})
+            await _respond(send, 405, problem("use POST with an AdmissionReview"), ((b"allow", b"POST"),))
             return
         content_type = b""
         length = -1
@@ -108,7 +103,7 @@ class AdmissionHandler:
         if not _is_json(content_type):
             metrics.REJECTED.labels("content_type").inc()
             message = f"content type must be application/json, not {content_type.decode('latin-1')!r}"
-            await _respond(send, 415, problem(message), close=True)
+            await _respond(send, 415, problem(message), _CLOSE)
             return
         try:
             if length > self.max_body_bytes:
@@ -117,7 +112,7 @@ class AdmissionHandler:
         except _TooLarge:
             metrics.REJECTED.labels("too_large").inc()
             message = f"request body larger than {self.max_body_bytes} bytes"
-            await _respond(send, 413, problem(message), close=True)
+            await _respond(send, 413, problem(message), _CLOSE)
             return
         if body is None:
             return  # the client went away: nobody to answer
@@ -138,9 +133,8 @@ class AdmissionHandler:
             decision = decide(request, self.config, phase, self.policies)
             answer = decision_review(uid, decision, with_patch=phase is Phase.MUTATE)
             seconds = perf_counter() - start
-            # StrEnum members are their values (for dict keys, labels and JSON alike): no .value lookups.
-            endpoint, operation = phase, request.operation
-            metrics.DECISIONS.record(endpoint, request.kind, operation, decision, seconds)
+            # StrEnum members are their values (dict keys, labels and JSON alike): no .value lookups.
+            metrics.DECISIONS.record(phase, request.kind, request.operation, decision, seconds)
             for error in decision.errors:
                 log.error(
                     "policy error (contained)",
@@ -154,11 +148,11 @@ class AdmissionHandler:
                     level,
                     {
                         "uid": uid,
-                        "endpoint": endpoint,
+                        "endpoint": phase,
                         "kind": request.kind,
                         "namespace": request.namespace,
                         "name": request.name,
-                        "operation": operation,
+                        "operation": request.operation,
                         "dryRun": request.dry_run,
                         "patches": len(decision.patch) if phase is Phase.MUTATE else 0,
                         "warnings": [f.policy for f in decision.warnings],
@@ -182,7 +176,7 @@ class AdmissionHandler:
             # the request, say so in a warning, log it with the uid and count it.
             metrics.INTERNAL_ERRORS.inc()
             if request is not None:
-                metrics.DECISIONS.count_request(phase.value, request.kind, request.operation.value, "error")
+                metrics.DECISIONS.count_request(phase, request.kind, request.operation, "error")
             log.exception("internal error; request allowed", extra={"fields": {"uid": uid}})
             if uid is None:
                 return 400, problem("cannot read this AdmissionReview (internal error, logged)")
