@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
-
-from pydantic import ValidationError
 
 from certs.generate import (
     KEY_TYPES,
@@ -20,9 +17,9 @@ from certs.generate import (
     write_bundle,
     write_files,
 )
-from certs.pem import CertError, cert_names, check_pair, check_signed, describe, key_to_pem, load_ca, to_pem
+from certs.pem import CertError, cert_names, check_pair, check_signed, describe, expired, load_ca
 from certs.settings import CertSettings
-from mcp_admission.config import ConfigError, load_config
+from mcp_admission.config import ConfigError, load_config, with_overrides
 
 EXIT_OK = 0
 EXIT_ERROR = 2  # unusable input or a failure to act: the message says which
@@ -131,17 +128,8 @@ _OPTIONS = {
 
 
 def _settings(args: argparse.Namespace, **overrides: object) -> CertSettings:
-    """The config file's certs: section with the given options on top; CertError names a bad option."""
-    base = load_config(args.config).certs
-    given = {key: value for key, value in overrides.items() if value is not None}
-    try:
-        return CertSettings.model_validate({**base.model_dump(), **given})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{_OPTIONS.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'options'}: {e['msg']}"
-            for e in exc.errors()
-        )
-        raise CertError(problems) from None
+    """The config file's certs: section with the given options on top; ConfigError names a bad option."""
+    return with_overrides(load_config(args.config).certs, overrides, _OPTIONS)
 
 
 def _fail(message: str) -> int:
@@ -161,7 +149,7 @@ def _signed_with(args: argparse.Namespace, settings: CertSettings) -> Bundle:
     ca_pem = _read(args.ca_cert, "the CA certificate")
     ca, ca_key = load_ca(ca_pem, _read(args.ca_key, "the CA key"), args.ca_cert)
     cert, key = issue_for(settings, ca, ca_key)
-    return Bundle(to_pem(ca), key_to_pem(ca_key), to_pem(cert), key_to_pem(key))
+    return Bundle.of(ca, ca_key, cert, key)
 
 
 def run_generate(args: argparse.Namespace) -> int:
@@ -204,8 +192,7 @@ def run_verify(args: argparse.Namespace) -> int:
         ca = check_signed(
             chain, _read(str(directory / "ca.crt"), "the CA bundle"), str(directory / "tls.crt")
         )
-        now = datetime.now(UTC)
-        if now >= leaf.not_valid_after_utc:
+        if expired(leaf):
             raise CertError(f"{directory / 'tls.crt'}: expired on {leaf.not_valid_after_utc:%Y-%m-%d}")
         if args.service:
             wanted = {normal_name(n) for n in service_names(args.service, args.namespace or "default")}

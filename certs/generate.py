@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from certs.pem import CertError, PrivateKey, describe, key_to_pem, to_pem
+from certs.pem import CertError, PrivateKey, ca_expired_message, expired, key_to_pem, to_pem
 
 from .settings import CertSettings
 
@@ -41,6 +41,11 @@ class Bundle:
     ca_key_pem: bytes
     cert_pem: bytes  # the serving certificate (and, during a CA rollover, the cross-certificate after it)
     key_pem: bytes
+
+    @classmethod
+    def of(cls, ca: x509.Certificate, ca_key: PrivateKey, cert: x509.Certificate, key: PrivateKey) -> Bundle:
+        """The bundle of a CA and a serving pair, as PEM."""
+        return cls(to_pem(ca), key_to_pem(ca_key), to_pem(cert), key_to_pem(key))
 
 
 def service_names(service: str, namespace: str, extra_sans: Sequence[str] = ()) -> list[str]:
@@ -187,10 +192,8 @@ def issue_serving_cert(
     """A serving certificate for the Service's names, signed by the CA; it never outlives the CA."""
     _check_validity(validity, "serving certificate")
     now = now or datetime.now(UTC)
-    if now >= ca_cert.not_valid_after_utc:
-        raise CertError(
-            f"the CA certificate {describe(ca_cert)} expired on {ca_cert.not_valid_after_utc:%Y-%m-%d}"
-        )
+    if expired(ca_cert, now):
+        raise CertError(ca_expired_message(ca_cert))
     names = service_names(service, namespace, extra_sans)
     key = new_private_key(key_type, rsa_bits)
     common_name = f"{service}.{namespace}.svc"
@@ -236,18 +239,15 @@ def generate_bundle(
     namespace: str,
     *,
     extra_sans: Sequence[str] = (),
-    key_type: str = "ecdsa",
+    key_type: KeyType = "ecdsa",
     rsa_bits: int = MIN_RSA_BITS,
     ca_validity: timedelta = CA_VALIDITY,
     cert_validity: timedelta = CERT_VALIDITY,
 ) -> Bundle:
     """A new CA and a serving certificate it signed for `service` in `namespace`."""
-    if key_type not in KEY_TYPES:
-        raise CertError(f"unknown key type {key_type!r}; use one of {', '.join(KEY_TYPES)}")
-    kind: KeyType = "rsa" if key_type == "rsa" else "ecdsa"
     now = datetime.now(UTC)
     ca, ca_key = create_ca(
-        service, namespace, key_type=kind, rsa_bits=rsa_bits, validity=ca_validity, now=now
+        service, namespace, key_type=key_type, rsa_bits=rsa_bits, validity=ca_validity, now=now
     )
     cert, key = issue_serving_cert(
         ca,
@@ -255,12 +255,12 @@ def generate_bundle(
         service,
         namespace,
         extra_sans=extra_sans,
-        key_type=kind,
+        key_type=key_type,
         rsa_bits=rsa_bits,
         validity=cert_validity,
         now=now,
     )
-    return Bundle(to_pem(ca), key_to_pem(ca_key), to_pem(cert), key_to_pem(key))
+    return Bundle.of(ca, ca_key, cert, key)
 
 
 def _write_temp(directory: Path, name: str, data: bytes, mode: int) -> Path:
@@ -309,6 +309,18 @@ def write_bundle(bundle: Bundle, directory: str | os.PathLike[str]) -> None:
             "tls.crt": (bundle.cert_pem, 0o644),
             "tls.key": (bundle.key_pem, 0o600),
         },
+    )
+
+
+def ca_for(settings: CertSettings, *, now: datetime | None = None) -> tuple[x509.Certificate, PrivateKey]:
+    """A new CA as the `certs:` settings describe it."""
+    return create_ca(
+        settings.service,
+        settings.namespace,
+        key_type=settings.key_type,
+        rsa_bits=settings.rsa_bits,
+        validity=timedelta(days=settings.ca_validity_days),
+        now=now,
     )
 
 

@@ -9,7 +9,6 @@ never take turns rewriting.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,15 +18,18 @@ from kubernetes.client import AdmissionregistrationV1Api, ApiClient, ApiExceptio
 
 from certs.kube import CONFLICT, JSON, b64, is_status, read, write
 from certs.pem import CertError
+from reconciler.queue import backoff as jittered
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 8
+_BASE_DELAY = 0.05
 
 
 def backoff(attempt: int) -> None:
     """Before retrying after a conflict: a random pause, growing (up to ~6 s in all), so writers that
     collided do not collide again in step."""
-    time.sleep(random.uniform(0, 0.05 * 2**attempt))
+    # Capped at the last retry's range: the cap never narrows a pause.
+    time.sleep(jittered(attempt, _BASE_DELAY, _BASE_DELAY * 2 ** (ATTEMPTS - 1)))
 
 
 def _patch(config: JSON, bundle: str) -> list[JSON]:

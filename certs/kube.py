@@ -51,9 +51,12 @@ def describe_api_error(exc: ApiException) -> str:
     return f"{exc.status} {message}"
 
 
-def secret_bytes(secret: JSON, key: str, what: str) -> bytes:
+def secret_bytes(secret: JSON, key: str, what: str, *, optional: bool = False) -> bytes:
+    """The decoded value of `key`; a missing or empty one is an error, or b"" when `optional`."""
     value = (secret.get("data") or {}).get(key)
     if not value:
+        if optional:
+            return b""
         raise CertError(f"{what}: has no {key}")
     try:
         return base64.b64decode(value, validate=True)

@@ -29,7 +29,7 @@ import urllib3
 from cryptography import x509
 from kubernetes.client import ApiClient, ApiException, CoreV1Api
 
-from certs.generate import CLOCK_SKEW, create_ca, cross_sign, issue_for, normal_name, service_names
+from certs.generate import CLOCK_SKEW, ca_for, cross_sign, issue_for, normal_name, service_names
 from certs.inject import ATTEMPTS, backoff, inject_ca_bundle
 from certs.kube import CONFLICT, JSON, b64, describe_api_error, is_status, read, secret_bytes, write
 from certs.metrics import ENSURE_ERRORS, ROTATIONS
@@ -97,6 +97,20 @@ def _retire_at(leaf: x509.Certificate, ca: CAState, overlap_seconds: float) -> d
     return leaf.not_valid_before_utc + CLOCK_SKEW + timedelta(seconds=overlap_seconds)
 
 
+def _overlap_end(
+    ca: CAState, leaf: x509.Certificate | None, overlap_seconds: float, now: datetime
+) -> str | None:
+    """Why the previous CA leaves the bundle in this pass; None when it stays (or there is none)."""
+    if len(ca.bundle) < 2:
+        return None
+    if all(expired(c, now) for c in ca.bundle[1:]):
+        return "dropped the previous CA: it expired"
+    retire_at = None if leaf is None else _retire_at(leaf, ca, overlap_seconds)
+    if retire_at is not None and now >= retire_at:
+        return "ended the CA overlap: dropped the previous CA"
+    return None
+
+
 def _due(cert: x509.Certificate, share: float, now: datetime) -> bool:
     """Whether less than `share` of the certificate's life is left."""
     life = cert.not_valid_after_utc - cert.not_valid_before_utc
@@ -130,14 +144,10 @@ class CertManager:
             what,
             allow_expired=True,
         )
-        others: list[x509.Certificate] = []
-        if (secret.get("data") or {}).get("ca.crt"):
-            others = [
-                c for c in load_certs(secret_bytes(secret, "ca.crt", what), f"{what} ca.crt") if c != cert
-            ]
-        cross = None
-        if (secret.get("data") or {}).get("cross.crt"):
-            cross = load_certs(secret_bytes(secret, "cross.crt", what), f"{what} cross.crt")[0]
+        ca_pem = secret_bytes(secret, "ca.crt", what, optional=True)
+        others = [c for c in load_certs(ca_pem, f"{what} ca.crt") if c != cert] if ca_pem else []
+        cross_pem = secret_bytes(secret, "cross.crt", what, optional=True)
+        cross = load_certs(cross_pem, f"{what} cross.crt")[0] if cross_pem else None
         # Only a previous CA whose cross-certificate we hold stays; anything else in ca.crt is not ours.
         previous = [c for c in others if is_ca(c) and cross is not None and signed_by(cross, c)]
         return CAState(cert, key, (cert, *previous[:1]), cross if previous else None)
@@ -157,16 +167,8 @@ class CertManager:
     # -- deciding ----------------------------------------------------------------------------------------
 
     def _new_ca(self, now: datetime) -> tuple[x509.Certificate, PrivateKey]:
-        s = self.settings
         ROTATIONS.labels(cert="ca").inc()
-        return create_ca(
-            s.service,
-            s.namespace,
-            key_type=s.key_type,
-            rsa_bits=s.rsa_bits,
-            validity=timedelta(days=s.ca_validity_days),
-            now=now,
-        )
+        return ca_for(self.settings, now=now)
 
     def _next_ca(
         self, ca: CAState, serving: tuple[list[x509.Certificate], PrivateKey] | str, now: datetime
@@ -185,16 +187,8 @@ class CertManager:
             return CAState(cert, key, (cert, ca.cert), cross), (
                 f"rotated the CA ({left} days were left); the old CA stays trusted during the overlap"
             )
-        if len(ca.bundle) > 1:
-            previous = ca.bundle[1:]
-            if all(expired(c, now) for c in previous):
-                return replace(ca, bundle=(ca.cert,), cross=None), "dropped the previous CA: it expired"
-            retire_at = None if isinstance(serving, str) else _retire_at(serving[0][0], ca, overlap)
-            if retire_at is not None and now >= retire_at:
-                return replace(
-                    ca, bundle=(ca.cert,), cross=None
-                ), "ended the CA overlap: dropped the previous CA"
-        return None
+        ended = _overlap_end(ca, None if isinstance(serving, str) else serving[0][0], overlap, now)
+        return None if ended is None else (replace(ca, bundle=(ca.cert,), cross=None), ended)
 
     def _serving_problem(self, chain: list[x509.Certificate], ca: CAState, now: datetime) -> str | None:
         leaf = chain[0]

@@ -69,8 +69,12 @@ def expired(cert: x509.Certificate, now: datetime | None = None) -> bool:
     return (now or datetime.now(UTC)) >= cert.not_valid_after_utc
 
 
+def ca_expired_message(ca: x509.Certificate) -> str:
+    return f"the CA certificate {describe(ca)} expired on {ca.not_valid_after_utc:%Y-%m-%d}"
+
+
 def load_ca(
-    cert_pem: bytes, key_pem: bytes, what: str, now: datetime | None = None, *, allow_expired: bool = False
+    cert_pem: bytes, key_pem: bytes, what: str, *, allow_expired: bool = False
 ) -> tuple[x509.Certificate, PrivateKey]:
     """A CA certificate and its key, checked: parses, is a CA, key matches, not expired (unless allowed)."""
     ca = load_certs(cert_pem, f"{what} certificate")[0]
@@ -79,10 +83,8 @@ def load_ca(
         raise CertError(f"{what}: {describe(ca)} is not a CA certificate (basicConstraints CA:FALSE)")
     if not key_matches(ca, key):
         raise CertError(f"{what}: the private key does not match the CA certificate {describe(ca)}")
-    if not allow_expired and expired(ca, now):
-        raise CertError(
-            f"{what}: the CA certificate {describe(ca)} expired on {ca.not_valid_after_utc:%Y-%m-%d}"
-        )
+    if not allow_expired and expired(ca):
+        raise CertError(f"{what}: {ca_expired_message(ca)}")
     return ca, key
 
 
@@ -108,9 +110,7 @@ def issuing_ca(chain: Sequence[x509.Certificate], cas: Sequence[x509.Certificate
     return None
 
 
-def check_signed(
-    chain: Sequence[x509.Certificate], ca_pem: bytes, what: str, now: datetime | None = None
-) -> x509.Certificate:
+def check_signed(chain: Sequence[x509.Certificate], ca_pem: bytes, what: str) -> x509.Certificate:
     """The CA of the bundle `ca_pem` that signed the chain's leaf; CertError when none did or it expired."""
     cas = load_certs(ca_pem, f"{what} CA bundle")
     ca = issuing_ca(chain, cas)
@@ -120,10 +120,8 @@ def check_signed(
             f"{what}: the certificate {describe(leaf)} is signed by another CA"
             f" ({leaf.issuer.rfc4514_string()}), not by the given CA bundle"
         )
-    if expired(ca, now):
-        raise CertError(
-            f"{what}: the CA certificate {describe(ca)} expired on {ca.not_valid_after_utc:%Y-%m-%d}"
-        )
+    if expired(ca):
+        raise CertError(f"{what}: {ca_expired_message(ca)}")
     return ca
 
 

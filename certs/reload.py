@@ -27,19 +27,13 @@ _Snapshot = tuple[bytes, bytes] | str
 
 class CertReloader:
     def __init__(
-        self,
-        context: ssl.SSLContext,
-        cert_file: str,
-        key_file: str,
-        *,
-        interval: float = 10.0,
-        ca_file: str | None = None,
+        self, context: ssl.SSLContext, cert_file: str, key_file: str, *, interval: float = 10.0
     ) -> None:
-        """`ca_file` (default: ca.crt beside the certificate, when there) only feeds the CA expiry gauge."""
         self.context = context
         self.cert_file = cert_file
         self.key_file = key_file
-        self.ca_file = ca_file if ca_file is not None else str(Path(cert_file).with_name("ca.crt"))
+        # ca.crt beside the certificate, when there, only feeds the CA expiry gauge.
+        self.ca_file = str(Path(cert_file).with_name("ca.crt"))
         self.interval = interval
         self.loaded = False
         self._seen: _Snapshot | None = None
@@ -50,12 +44,14 @@ class CertReloader:
         except OSError as exc:
             return f"cannot read {exc.filename}: {exc.strerror}"
 
-    def reload(self) -> bool:
+    def reload(self, snapshot: _Snapshot | None = None) -> bool:
         """Load the files into the context if they are a valid pair; True when the new pair is in use.
 
-        On any problem the pair in use stays, the reason is logged and counted.
+        `snapshot`: the files as just read (default: read them now). On any problem the pair in use
+        stays, the reason is logged and counted.
         """
-        snapshot = self._snapshot()
+        if snapshot is None:
+            snapshot = self._snapshot()
         try:
             try:
                 chain = self._validate_and_load(snapshot)
@@ -123,6 +119,7 @@ class CertReloader:
     async def run(self) -> None:
         """Poll every `interval` seconds and reload on change, until cancelled."""
         while True:
-            if self._snapshot() != self._seen:
-                self.reload()
+            snapshot = self._snapshot()
+            if snapshot != self._seen:
+                self.reload(snapshot)
             await asyncio.sleep(self.interval)
