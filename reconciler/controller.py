@@ -52,6 +52,11 @@ def _conflict_summary(error: KubeError) -> str:
     return ", ".join(parts) or str(error)
 
 
+def _in_scope(informers: dict[str, Informer], namespace: str) -> Informer:
+    """This namespace's informer, else the all-namespaces one."""
+    return informers.get(namespace) or informers[""]
+
+
 def _controller_ref(service: Obj) -> dict[str, Any] | None:
     """The ownerReference of the StatefulSet that controls `service` (the apiserver allows one controller)."""
     for ref in (service.get("metadata") or {}).get("ownerReferences") or ():
@@ -106,6 +111,7 @@ class Reconciler:
                 self._watch_failed,
                 label_selector=f"{MANAGED_BY_LABEL}={MANAGED_BY}",
             )
+        self._informers = (*self._statefulsets.values(), *self._services.values())
         # (StatefulSet key, Service key) → (the Service's resourceVersion, our manifest) when it was left
         # alone: not tried again until either changes.
         self._conflicts: dict[tuple[str, str], tuple[str, str]] = {}
@@ -140,7 +146,7 @@ class Reconciler:
         self._threads.append(thread)
 
     def start(self) -> None:
-        for informer in (*self._statefulsets.values(), *self._services.values()):
+        for informer in self._informers:
             self._spawn(informer.run, f"informer {informer.path}")
         for index in range(self._settings.workers):
             self._spawn(self._work, f"worker-{index}")
@@ -148,14 +154,14 @@ class Reconciler:
 
     def wait_synced(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        for informer in (*self._statefulsets.values(), *self._services.values()):
+        for informer in self._informers:
             if not informer.synced.wait(max(0.0, deadline - time.monotonic())):
                 return False
         return True
 
     def stop(self) -> None:
         self._stop.set()
-        for informer in (*self._statefulsets.values(), *self._services.values()):
+        for informer in self._informers:
             informer.stop()
         self.queue.close()
         for thread in self._threads:
@@ -207,18 +213,14 @@ class Reconciler:
                 self.metrics.reconciles.labels("ok").inc()
                 self.failing.discard(key)
                 self.queue.forget(key)
-            except KubeError as exc:
+            except Exception as exc:  # a bug must not kill the worker; the key is retried with backoff
                 self.failing.add(key)
                 self.metrics.errors.inc()
                 self.metrics.reconciles.labels("error").inc()
-                log.warning("reconcile %s failed, will retry: %s", key, exc)
-                if not self._stop.is_set():
-                    self.queue.retry_later(key)
-            except Exception:  # a bug must not kill the worker; the key is retried with backoff
-                self.failing.add(key)
-                self.metrics.errors.inc()
-                self.metrics.reconciles.labels("error").inc()
-                log.exception("reconcile %s failed", key)
+                if isinstance(exc, KubeError):
+                    log.warning("reconcile %s failed, will retry: %s", key, exc)
+                else:
+                    log.exception("reconcile %s failed", key)
                 if not self._stop.is_set():
                     self.queue.retry_later(key)
             finally:
@@ -226,8 +228,7 @@ class Reconciler:
 
     # -- one StatefulSet -----------------------------------------------------------------------------
     def _cached_statefulset(self, key: str) -> Obj | None:
-        namespace = key.split("/", 1)[0]
-        return (self._statefulsets.get(namespace) or self._statefulsets[""]).get(key)
+        return _in_scope(self._statefulsets, key.split("/", 1)[0]).get(key)
 
     def reconcile(self, key: str) -> None:
         sts = self._cached_statefulset(key)
@@ -243,7 +244,7 @@ class Reconciler:
         self._cap_stdio(sts)
 
     def _service_cache(self, namespace: str) -> Informer:
-        return self._services.get(namespace) or self._services[""]
+        return _in_scope(self._services, namespace)
 
     def _live_service(self, namespace: str, name: str, remembered: bool) -> Obj | None:
         """The cached Service (ours carry the label the cache selects), or a GET for a remembered
@@ -251,12 +252,7 @@ class Reconciler:
         cached = self._service_cache(namespace).get(f"{namespace}/{name}")
         if cached is not None or not remembered:
             return cached
-        try:
-            return self._kube.request("GET", f"/api/v1/namespaces/{namespace}/services/{name}")
-        except KubeError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return self._kube.get(f"/api/v1/namespaces/{namespace}/services/{name}")
 
     def _ensure(self, sts: Obj, desired: dict[str, Any]) -> None:
         namespace, name = desired["metadata"]["namespace"], desired["metadata"]["name"]

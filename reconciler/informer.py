@@ -19,6 +19,7 @@ from .queue import backoff
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 LIST_PAGE = 500
+WATCH_SECONDS = 300  # a watch ends after about this long (jittered) and resumes where it was
 
 
 class Gone(Exception):
@@ -45,14 +46,12 @@ class Informer:
         on_delete: Callable[[Obj], None],
         on_error: Callable[[str], None],
         label_selector: str = "",
-        watch_seconds: int = 300,
     ) -> None:
         self.path = path
         self.synced = threading.Event()  # set after the first full list
         self._kube = kube
         self._on_change, self._on_delete, self._on_error = on_change, on_delete, on_error
         self._selector = (("labelSelector", label_selector),) if label_selector else ()
-        self._watch_seconds = watch_seconds
         self._store: dict[str, Obj] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -141,7 +140,7 @@ class Informer:
 
     def _watch(self, version: str) -> str:
         # Jittered so the watches of many replicas do not all reconnect at once.
-        seconds = int(self._watch_seconds * random.uniform(0.8, 1.2))
+        seconds = int(WATCH_SECONDS * random.uniform(0.8, 1.2))
         query = [
             *self._selector,
             ("resourceVersion", version),

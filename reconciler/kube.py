@@ -106,6 +106,15 @@ class Kube:
         decoded = json.loads(data) if data else {}
         return decoded if isinstance(decoded, dict) else {}
 
+    def get(self, path: str, query: Query = (), timeout: float = 30) -> dict[str, Any] | None:
+        """GET `path`; None when it does not exist (404)."""
+        try:
+            return self.request("GET", path, query, timeout=timeout)
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     def watch(self, path: str, query: Query, timeout: float) -> WatchStream:
         """Open a watch; iterate the stream for events ({"type", "object"}); KubeError on failure."""
         response = self._send(

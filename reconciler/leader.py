@@ -37,10 +37,10 @@ class LeaderElector:
         self._observed: tuple[Any, ...] | None = None
         self._observed_at = 0.0
 
-    def _lease(self, holder: str, acquired: str, transitions: int, duration: int) -> dict[str, Any]:
+    def _lease(self, holder: str, acquired: str, transitions: int) -> dict[str, Any]:
         return {
             "holderIdentity": holder,
-            "leaseDurationSeconds": duration,
+            "leaseDurationSeconds": self._settings.lease_duration_seconds,
             "acquireTime": acquired,
             "renewTime": _micro_time(),
             "leaseTransitions": transitions,
@@ -48,20 +48,20 @@ class LeaderElector:
 
     def try_acquire_or_renew(self) -> bool:
         """One attempt; True when we hold the Lease afterwards."""
+        # The whole attempt, read and write, fits in renewDeadlineSeconds: a hung GET must not keep us
+        # "leading" past the lease's duration while a standby takes over.
+        budget = self._settings.renew_deadline_seconds
+        deadline = time.monotonic() + budget
         name = self._settings.lease_name
-        duration = self._settings.lease_duration_seconds
-        try:
-            current = self._kube.request("GET", f"{self._path}/{name}")
-        except KubeError as exc:
-            if exc.status != 404:
-                raise
+        current = self._kube.get(f"{self._path}/{name}", timeout=budget)
+        if current is None:
             body = {
                 "apiVersion": "coordination.k8s.io/v1",
                 "kind": "Lease",
                 "metadata": {"name": name, "namespace": self._settings.lease_namespace},
-                "spec": self._lease(self.identity, _micro_time(), 0, duration),
+                "spec": self._lease(self.identity, _micro_time(), 0),
             }
-            return self._write("POST", self._path, body)
+            return self._write("POST", self._path, body, deadline)
         spec = current.get("spec") or {}
         holder = spec.get("holderIdentity") or ""
         record = (holder, spec.get("renewTime"), spec.get("leaseDurationSeconds"))
@@ -69,17 +69,18 @@ class LeaderElector:
         if record != self._observed:
             self._observed, self._observed_at = record, now
         held_by_other = holder and holder != self.identity
-        if held_by_other and now < self._observed_at + (spec.get("leaseDurationSeconds") or duration):
+        duration = spec.get("leaseDurationSeconds") or self._settings.lease_duration_seconds
+        if held_by_other and now < self._observed_at + duration:
             return False
         ours = holder == self.identity
         transitions = int(spec.get("leaseTransitions") or 0) + (0 if ours else 1)
         acquired = str(spec.get("acquireTime") or _micro_time()) if ours else _micro_time()
-        current["spec"] = self._lease(self.identity, acquired, transitions, duration)
-        return self._write("PUT", f"{self._path}/{name}", current)
+        current["spec"] = self._lease(self.identity, acquired, transitions)
+        return self._write("PUT", f"{self._path}/{name}", current, deadline)
 
-    def _write(self, method: str, path: str, body: dict[str, Any]) -> bool:
+    def _write(self, method: str, path: str, body: dict[str, Any], deadline: float) -> bool:
         try:
-            self._kube.request(method, path, body=body, timeout=self._settings.renew_deadline_seconds)
+            self._kube.request(method, path, body=body, timeout=max(0.1, deadline - time.monotonic()))
         except KubeError as exc:
             if exc.status == 409:  # another candidate wrote first
                 return False

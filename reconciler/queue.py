@@ -92,8 +92,7 @@ class WorkQueue:
             self._active.discard(key)
             if key in self._dirty:
                 self._dirty.discard(key)
-                self._queued.add(key)
-                self._queue.append(key)
+                self._enqueue(key)  # no longer active, and never queued while it was
                 self._depth_changed()
                 self._cond.notify_all()
             elif not self._queue and not self._active:

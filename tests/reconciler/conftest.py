@@ -33,6 +33,9 @@ class Running:
         assert self.reconciler.queue.wait_idle(60), "the work queue did not drain"
 
 
+Start = Callable[..., Running]  # the start_reconciler fixture
+
+
 @pytest.fixture(scope="session")
 def kube(control_plane: ControlPlane) -> Kube:
     return Kube(api_client(str(control_plane.kubeconfig)))
@@ -46,7 +49,7 @@ def namespace(kube: Kube) -> Iterator[str]:
 
 
 @pytest.fixture
-def start_reconciler(kube: Kube) -> Iterator[Callable[..., Running]]:
+def start_reconciler(kube: Kube) -> Iterator[Start]:
     started: list[Reconciler] = []
 
     def start(*namespaces: str, policy: PolicyConfig | None = None, client: Kube | None = None) -> Running:

@@ -1,14 +1,15 @@
-"""Helpers for the reconciler's cluster tests: objects, namespaces, polling (no timing assertions)."""
+"""Helpers for the reconciler's cluster tests: objects, namespaces, lookups and what the tests wait for."""
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from typing import Any, TypeVar
+from typing import Any
 
-from reconciler.kube import Kube, KubeError
-
-T = TypeVar("T")
+from policies import PolicyConfig
+from policies.backend_services import desired_services
+from reconciler.drift import contained
+from reconciler.kube import MERGE_PATCH, Kube, KubeError
 
 
 def statefulset(
@@ -66,14 +67,36 @@ def create_statefulset(kube: Kube, manifest: dict[str, Any]) -> dict[str, Any]:
     return kube.request("POST", f"/apis/apps/v1/namespaces/{ns}/statefulsets", body=manifest)
 
 
-def get(kube: Kube, path: str) -> dict[str, Any] | None:
-    try:
-        return kube.request("GET", path)
-    except KubeError as exc:
-        if exc.status == 404:
-            return None
-        raise
+def sts_path(ns: str, name: str) -> str:
+    return f"/apis/apps/v1/namespaces/{ns}/statefulsets/{name}"
+
+
+def patch_statefulset(kube: Kube, ns: str, name: str, metadata: dict[str, Any]) -> None:
+    kube.request("PATCH", sts_path(ns, name), body={"metadata": metadata}, content_type=MERGE_PATCH)
 
 
 def service(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:
-    return get(kube, f"/api/v1/namespaces/{namespace}/services/{name}")
+    return kube.get(f"/api/v1/namespaces/{namespace}/services/{name}")
+
+
+def gone(kube: Kube, ns: str, *names: str) -> bool:
+    return all(service(kube, ns, name) is None for name in names)
+
+
+def converged(kube: Kube, ns: str, name: str) -> list[dict[str, Any]] | None:
+    """The live Services of StatefulSet `name` when every one is as policy wants, else None."""
+    sts = kube.get(sts_path(ns, name))
+    if sts is None:
+        return None
+    lives = []
+    for desired in desired_services(sts, PolicyConfig()):
+        live = service(kube, ns, desired["metadata"]["name"])
+        if live is None or not contained({"metadata": desired["metadata"], "spec": desired["spec"]}, live):
+            return None
+        lives.append(live)
+    return lives or None
+
+
+def events(kube: Kube, ns: str, reason: str) -> list[dict[str, Any]]:
+    items = kube.request("GET", f"/api/v1/namespaces/{ns}/events")["items"]
+    return [e for e in items if e.get("reason") == reason]

@@ -30,16 +30,15 @@ from reconciler.settings import ReconcilerSettings
 from tests.support import eventually
 
 from ..conftest import ROOT, ControlPlane, running_control_plane
-from .conftest import Running
-from .kubehelp import create_namespace, create_statefulset, get, service, statefulset
-from .test_reconcile_cluster import Start, converged
+from .conftest import Running, Start
+from .kubehelp import converged, create_namespace, create_statefulset, service, statefulset
 
 pytestmark = pytest.mark.cluster
 FAST_LEASE = {"lease_duration_seconds": 6, "renew_deadline_seconds": 4, "retry_period_seconds": 0.5}
 
 
 def lease(kube: Kube, namespace: str) -> dict[str, Any]:
-    found = get(kube, f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/mcp-admission-reconciler")
+    found = kube.get(f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/mcp-admission-reconciler")
     return (found or {}).get("spec") or {}
 
 

@@ -2,46 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from policies import PolicyConfig
-from policies.backend_services import desired_services
 from policies.workloads import SKIP_ANNOTATION
-from reconciler.drift import contained
-from reconciler.kube import APPLY_PATCH, Kube
+from reconciler.kube import APPLY_PATCH, MERGE_PATCH, Kube
 from tests.support import eventually
 
-from .conftest import Running
-from .kubehelp import create_statefulset, get, service, statefulset
+from .conftest import Start
+from .kubehelp import (
+    converged,
+    create_statefulset,
+    events,
+    gone,
+    patch_statefulset,
+    service,
+    statefulset,
+    sts_path,
+)
 
 pytestmark = pytest.mark.cluster
-Start = Callable[..., Running]
-
-
-def sts_path(ns: str, name: str) -> str:
-    return f"/apis/apps/v1/namespaces/{ns}/statefulsets/{name}"
-
-
-def converged(kube: Kube, ns: str, name: str) -> list[dict[str, Any]] | None:
-    """The live Services of StatefulSet `name` when every one is as policy wants, else None."""
-    sts = get(kube, sts_path(ns, name))
-    if sts is None:
-        return None
-    lives = []
-    for desired in desired_services(sts, PolicyConfig()):
-        live = service(kube, ns, desired["metadata"]["name"])
-        if live is None or not contained({"metadata": desired["metadata"], "spec": desired["spec"]}, live):
-            return None
-        lives.append(live)
-    return lives or None
-
-
-def events(kube: Kube, ns: str, reason: str) -> list[dict[str, Any]]:
-    items = kube.request("GET", f"/api/v1/namespaces/{ns}/events")["items"]
-    return [e for e in items if e.get("reason") == reason]
 
 
 def test_creates_owned_services_and_the_garbage_collector_removes_them(
@@ -61,10 +42,7 @@ def test_creates_owned_services_and_the_garbage_collector_removes_them(
 
     kube.request("DELETE", sts_path(namespace, "web"), body={"propagationPolicy": "Background"})
     eventually(
-        lambda: (
-            service(kube, namespace, "mcp-web") is None
-            and service(kube, namespace, "mcp-web-headless") is None
-        ),
+        lambda: gone(kube, namespace, "mcp-web", "mcp-web-headless"),
         "garbage collection of the Services",
         timeout=60,
     )
@@ -97,12 +75,7 @@ def test_drift_is_repaired_and_foreign_labels_are_kept(
     assert sorted(p["port"] for p in sticky["spec"]["ports"]) == [8080, 9999]  # the foreign port stays
 
     # The StatefulSet opts out of session-affinity: our own mcp-web follows (None, no config).
-    kube.request(
-        "PATCH",
-        sts_path(namespace, "web"),
-        body={"metadata": {"annotations": {SKIP_ANNOTATION: "session-affinity"}}},
-        content_type="application/merge-patch+json",
-    )
+    patch_statefulset(kube, namespace, "web", {"annotations": {SKIP_ANNOTATION: "session-affinity"}})
     sticky = eventually(
         lambda: (s := service(kube, namespace, "mcp-web")) and s["spec"]["sessionAffinity"] == "None" and s,
         "opt-out applied",
@@ -213,7 +186,7 @@ def test_stdio_statefulset_is_scaled_back_with_an_event(
     running = start_reconciler(namespace)
     create_statefulset(kube, statefulset("cli", namespace, transport="stdio", replicas=3))
     eventually(
-        lambda: get(kube, sts_path(namespace, "cli"))["spec"]["replicas"] == 1,  # type: ignore[index]
+        lambda: kube.get(sts_path(namespace, "cli"))["spec"]["replicas"] == 1,  # type: ignore[index]
         "scale back to 1",
     )
     eventually(lambda: events(kube, namespace, "StdioReplicasCapped"), "a scale-back Event")
@@ -225,10 +198,10 @@ def test_stdio_statefulset_is_scaled_back_with_an_event(
         "PATCH",
         sts_path(namespace, "cli") + "/scale",
         body={"spec": {"replicas": 2}},
-        content_type="application/merge-patch+json",
+        content_type=MERGE_PATCH,
     )
     eventually(
-        lambda: get(kube, sts_path(namespace, "cli"))["spec"]["replicas"] == 1,  # type: ignore[index]
+        lambda: kube.get(sts_path(namespace, "cli"))["spec"]["replicas"] == 1,  # type: ignore[index]
         "scale back to 1 again",
     )
     assert running.metric("writes_total", kind="StatefulSet") == 2

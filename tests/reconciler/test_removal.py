@@ -8,22 +8,14 @@ import pytest
 
 from policies.backend_services import MANAGED_BY, MANAGED_BY_LABEL
 from policies.workloads import SKIP_ANNOTATION
-from reconciler.kube import MERGE_PATCH, Kube
+from reconciler.kube import Kube
 from tests.support import eventually
 
-from .kubehelp import create_statefulset, service, statefulset
-from .test_reconcile_cluster import Start, converged, events, sts_path
+from .conftest import Start
+from .kubehelp import converged, create_statefulset, events, gone, patch_statefulset, service, statefulset
 
 pytestmark = pytest.mark.cluster
 BOTH = ("mcp-web", "mcp-web-headless")
-
-
-def patch_statefulset(kube: Kube, ns: str, name: str, metadata: dict[str, Any]) -> None:
-    kube.request("PATCH", sts_path(ns, name), body={"metadata": metadata}, content_type=MERGE_PATCH)
-
-
-def gone(kube: Kube, ns: str, *names: str) -> bool:
-    return all(service(kube, ns, name) is None for name in names)
 
 
 def uid(obj: dict[str, Any] | None) -> str:
