@@ -6,10 +6,12 @@ YAML, validated by pydantic; any problem becomes a ConfigError naming the file a
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from certs.settings import CertSettings
 from policies.settings import PolicyConfig
@@ -17,6 +19,8 @@ from reconciler.settings import ReconcilerSettings
 from webhook.settings import WebhookSettings
 
 CONFIG_ENV = "MCP_ADMISSION_CONFIG"
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class ConfigError(Exception):
@@ -31,6 +35,24 @@ class Config(PolicyConfig):
 
 def _location(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def with_overrides(section: M, overrides: Mapping[str, object], names: Mapping[str, str]) -> M:
+    """`section` with `overrides` (field → value; None: not given) on top, validated again.
+
+    A bad value raises ConfigError naming where it came from, `names[field]` (a flag or variable),
+    so the user is pointed at what they typed rather than at the file.
+    """
+    given = {field: value for field, value in overrides.items() if value is not None}
+    try:
+        return section.model_validate({**section.model_dump(), **given})
+    except ValidationError as exc:
+        problems = "; ".join(f"{_named(e['loc'], names)}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(problems) from None
+
+
+def _named(loc: tuple[int | str, ...], names: Mapping[str, str]) -> str:
+    return names.get(str(loc[0]), _location(loc)) if loc else _location(loc)
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:

@@ -13,18 +13,17 @@ import uuid
 from typing import Any
 
 from prometheus_client import start_http_server
-from pydantic import ValidationError
 
-from mcp_admission.config import ConfigError, load_config
+from mcp_admission.config import ConfigError, load_config, with_overrides
 
 from .controller import Reconciler
 from .kube import Kube, KubeError, api_client
 from .leader import LeaderElector
 from .metrics import ReconcilerMetrics
-from .settings import ReconcilerSettings
 
 ONCE_TIMEOUT = 120  # seconds a --once pass may take, retries included
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+OPTION_NAMES = {"leader_elect": "--leader-elect", "metrics_port": "--metrics-port"}
 
 
 def register(commands: Any) -> None:
@@ -63,15 +62,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         overrides = {"leader_elect": args.leader_elect, "metrics_port": args.metrics_port}
-        settings = config.reconciler.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-        settings = ReconcilerSettings.model_validate(settings.model_dump())  # check the overrides too
+        settings = with_overrides(config.reconciler, overrides, OPTION_NAMES)
     except ConfigError as exc:
         print(f"mcp-admission reconcile: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        option = "--" + "-".join(str(part) for part in error["loc"]).replace("_", "-")
-        print(f"mcp-admission reconcile: {option}: {error['msg']}", file=sys.stderr)
         return EXIT_USAGE
     try:
         kube = Kube(api_client(args.kubeconfig, pool_size=settings.workers + 4))  # + watches, lease

@@ -12,12 +12,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from certs.generate import generate_bundle, write_bundle
 from certs.manager import CertManager
 from certs.pem import CertError
-from mcp_admission.config import ConfigError, load_config
+from mcp_admission.config import Config, ConfigError, load_config, with_overrides
 from reconciler.kube import KubeError, api_client
 
 from . import logs
@@ -47,6 +45,8 @@ OPTIONS: dict[str, tuple[str, str, Any, str]] = {
     "max_body_bytes": ("--max-body-bytes", "MCP_ADMISSION_MAX_BODY_BYTES", int, "larger bodies get 413"),
 }
 DEV_SANS = ("localhost", "127.0.0.1", "::1")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_LEVEL_ENV = "MCP_ADMISSION_LOG_LEVEL"
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,9 +61,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         parser.add_argument(flag, type=kind, default=None, help=f"{text} (env {env})")
     parser.add_argument(
         "--log-level",
-        default=os.environ.get("MCP_ADMISSION_LOG_LEVEL", "info"),
-        choices=("debug", "info", "warning", "error"),
-        help="(env MCP_ADMISSION_LOG_LEVEL, default info)",
+        choices=LOG_LEVELS,
+        help=f"(env {LOG_LEVEL_ENV}, default info)",
     )
     parser.add_argument(
         "--manage-certs",
@@ -86,23 +85,34 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def resolve_settings(
     base: WebhookSettings, args: argparse.Namespace, environ: Mapping[str, str]
 ) -> WebhookSettings:
-    """The settings in force; a bad value raises ValueError naming the flag or variable it came from."""
-    values: dict[str, Any] = base.model_dump()
-    source: dict[str, str] = {}
+    """The settings in force; a bad value raises ConfigError naming the flag or variable it came from."""
+    overrides: dict[str, object] = {}
+    names: dict[str, str] = {}
     for field, (flag, env, _, _) in OPTIONS.items():
         if getattr(args, field) is not None:
-            values[field], source[field] = getattr(args, field), flag
+            overrides[field], names[field] = getattr(args, field), flag
         elif environ.get(env):
-            values[field], source[field] = environ[env], env
-    try:
-        return WebhookSettings.model_validate(values)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{source.get(field, 'webhook.' + field)}: {e['msg']}"
-            for e in exc.errors()
-            for field in (str(e["loc"][0]),)
-        )
-        raise ValueError(problems) from None
+            overrides[field], names[field] = environ[env], env
+    return with_overrides(base, overrides, names)
+
+
+def _log_level(flag: str | None, environ: Mapping[str, str]) -> str:
+    """--log-level, else $MCP_ADMISSION_LOG_LEVEL, else info; argparse checks only the flag's value."""
+    if flag is not None:
+        return flag
+    level = (environ.get(LOG_LEVEL_ENV) or "info").lower()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"{LOG_LEVEL_ENV}: must be one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def _configure(args: argparse.Namespace) -> tuple[Config, WebhookSettings]:
+    """The configuration and the settings in force; ConfigError names what is wrong and where."""
+    config = load_config(args.config)
+    base = config.webhook
+    if args.dev:  # a different default only: --host and MCP_ADMISSION_HOST still win
+        base = base.model_copy(update={"host": "127.0.0.1"})
+    return config, resolve_settings(base, args, os.environ)
 
 
 def _dev_certificates(settings: WebhookSettings, directory: str) -> WebhookSettings:
@@ -120,17 +130,14 @@ def _dev_certificates(settings: WebhookSettings, directory: str) -> WebhookSetti
 
 
 def run(args: argparse.Namespace) -> int:
-    logs.configure(args.log_level)
     try:
-        config = load_config(args.config)
-        settings = resolve_settings(config.webhook, args, os.environ)
-    except (ConfigError, ValueError) as exc:
+        logs.configure(_log_level(args.log_level, os.environ))
+        config, settings = _configure(args)
+    except ConfigError as exc:
         print(f"mcp-admission serve: {exc}", file=sys.stderr)
         return 2
     with ExitStack() as stack:
         if args.dev:
-            if args.host is None and not os.environ.get("MCP_ADMISSION_HOST"):
-                settings = settings.model_copy(update={"host": "127.0.0.1"})
             directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="mcp-admission-dev-"))
             try:
                 settings = _dev_certificates(settings, directory)

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import yaml
 
-from mcp_admission.check.command import register
+from mcp_admission import cli
+from mcp_admission.check.reporters import FORMATS
 
 BUDGET = 1.33
 
@@ -163,23 +164,22 @@ def parse_only(text: str) -> Timing:
 
 
 def check_command(path: str, output: str) -> Timing:
-    parser = argparse.ArgumentParser(prog="mcp-admission")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["check", "-f", path, "--output", output])
     codes: list[int] = []
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
-        elapsed = timed(lambda: codes.append(args.func(args)))
+        elapsed = timed(lambda: codes.append(cli.main(["check", "-f", path, "--output", output])))
     if codes != [0]:
         raise SystemExit(f"the benchmark stream should check cleanly, got exit code {codes}")
     return elapsed
 
 
 def main() -> int:
-    cli = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    cli.add_argument("--objects", type=int, default=10_000)
-    cli.add_argument("--repeat", type=int, default=5)
-    cli.add_argument("--output", default="text", choices=("text", "json", "sarif", "junit"))
-    options = cli.parse_args()
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--objects", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--output", default="text", choices=sorted(FORMATS))
+    options = parser.parse_args()
     text = stream(options.objects)
     parse_times: list[Timing] = []
     check_times: list[Timing] = []

@@ -61,9 +61,8 @@ def expand(paths: Sequence[str | Path]) -> tuple[list[Source], list[InputError]]
     sources: list[Source] = []
     errors: list[InputError] = []
     for arg in paths:
-        if str(arg) == STDIN:
-            if not any(s.path is None for s in sources):
-                sources.append(Source(STDIN_NAME, STDIN_NAME + ".yaml", None))
+        if str(arg) == STDIN:  # at most once: command.run refuses a second "-"
+            sources.append(Source(STDIN_NAME, STDIN_NAME + ".yaml", None))
             continue
         path = Path(arg)
         if path.is_dir():

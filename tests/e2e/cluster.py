@@ -4,19 +4,17 @@ against what `mcp-admission check` predicted offline for the same object (parity
 from __future__ import annotations
 
 import base64
-import contextlib
-import io
 import json
 import ssl
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
+import jsonpatch
 import yaml
 
-from mcp_admission.cli import main
+from tests.check.runner import Run, check
 from tests.support import eventually
 
 from .harness import Kubectl, Obj, Process, Result
@@ -24,14 +22,6 @@ from .harness import Kubectl, Obj, Process, Result
 WEBHOOK_NS = "mcp-admission"
 WEBHOOK_SA = "mcp-admission-webhook"
 RECONCILER_SA = "mcp-admission-reconciler"
-
-
-def pointer_get(obj: Any, path: str) -> Any:
-    """The value at an RFC 6901 JSON Pointer (KeyError/IndexError when absent)."""
-    for raw in path.split("/")[1:]:
-        part = raw.replace("~1", "/").replace("~0", "~")
-        obj = obj[int(part)] if isinstance(obj, list) else obj[part]
-    return obj
 
 
 @dataclass
@@ -89,16 +79,11 @@ class Cluster:
             if e.get("message") == "decision" and e.get("kind") == kind and e.get("name") == name
         ]
 
-    def check(self, manifest: Path, namespace: str, old: Path | None = None) -> Result:
+    def check(self, manifest: Path, namespace: str, old: Path | None = None) -> Run:
         """`mcp-admission check -o json` on one manifest, run in this process (its start-up is most of
         its time, and every apply runs it)."""
-        args = ["check", "-f", str(manifest), "-o", "json", "--config", str(self.config), "-n", namespace]
-        if old is not None:
-            args += ["--old", str(old)]
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(args)
-        return Result(["mcp-admission", *args], code, out.getvalue(), err.getvalue())
+        olds = ["--old", str(old)] if old is not None else []
+        return check("-f", manifest, "-o", "json", "--config", self.config, "-n", namespace, *olds)
 
     def apply(self, manifest: Obj, namespace: str, *extra: str, dry_run: bool = False) -> Applied:
         """`kubectl apply` one object, and assert `mcp-admission check` predicted the same result.
@@ -118,9 +103,9 @@ class Cluster:
             old_path = work / "old.json"
             old_path.write_text(json.dumps(old))
 
-        check = self.check(path, namespace, old_path)
-        assert check.returncode in (0, 1), f"check failed ({check.returncode}): {check.stderr}"
-        (predicted,) = check.json()
+        checked = self.check(path, namespace, old_path)
+        assert checked.code in (0, 1), f"check failed ({checked.code}): {checked.stderr}"
+        (predicted,) = checked.json()
         assert predicted["operation"] == ("UPDATE" if old is not None else "CREATE")
 
         since = self.webhook.log_size()
@@ -161,7 +146,8 @@ class Cluster:
         assert applied.stored is not None
         for op in predicted["patch"]:
             if op["op"] in ("add", "replace"):
-                assert pointer_get(applied.stored, op["path"]) == op["value"], (op, applied.stored)
+                stored = jsonpatch.JsonPointer(op["path"]).resolve(applied.stored)
+                assert stored == op["value"], (op, applied.stored)
         return applied
 
 

@@ -7,7 +7,6 @@ import base64
 import json
 import ssl
 import threading
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from certs.generate import generate_bundle, write_bundle
 from mcp_admission.config import Config
 from policies import ALL_POLICIES
 from policies.catalog import Policy
-from tests.support import free_port
+from tests.support import eventually, free_port
 from webhook.server import WebhookServer
 from webhook.settings import WebhookSettings
 
@@ -146,11 +145,12 @@ def serving(
 
     thread = threading.Thread(target=run, name="webhook", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert not failure, f"the server did not start: {failure[0]!r}"
-        assert time.monotonic() < deadline, "the server did not start within 30 s"
-        time.sleep(0.02)
+
+    def started() -> bool:
+        assert not failure, f"the server did not start: {failure[0]!r}"  # fail now, not after the timeout
+        return server.started
+
+    eventually(started, "the server to start", interval=0.02)
     try:
         yield Served(
             f"https://127.0.0.1:{webhook.port}",
