@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterator
+from typing import TypeVar
 
 from prometheus_client import REGISTRY, Counter
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
@@ -39,6 +40,7 @@ REJECTED = Counter(
 )
 
 RequestKey = tuple[str, str, str, str]  # endpoint, kind, operation, result
+K = TypeVar("K")
 
 
 class DecisionMetrics(Collector):
@@ -54,8 +56,7 @@ class DecisionMetrics(Collector):
         self.policy_errors: dict[str, int] = {}
 
     def count_request(self, endpoint: str, kind: str, operation: str, result: str) -> None:
-        key = (endpoint, kind if kind in KNOWN_KINDS else "other", operation, result)
-        self.requests[key] = self.requests.get(key, 0) + 1
+        _add(self.requests, (endpoint, kind if kind in KNOWN_KINDS else "other", operation, result))
 
     def record(self, endpoint: str, kind: str, operation: str, decision: Decision, seconds: float) -> None:
         self.count_request(endpoint, kind, operation, "allowed" if decision.denial is None else "denied")
@@ -114,7 +115,7 @@ class DecisionMetrics(Collector):
             yield family
 
 
-def _add(counts: dict[str, int], key: str) -> None:
+def _add(counts: dict[K, int], key: K) -> None:
     counts[key] = counts.get(key, 0) + 1
 
 
