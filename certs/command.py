@@ -211,12 +211,12 @@ def run_verify(args: argparse.Namespace) -> int:
 def run_ensure(args: argparse.Namespace) -> int:
     # Imported here: `generate` and `verify` work without loading the kubernetes client.
     from certs.manager import CertManager
-    from reconciler.kube import KubeError, api_client
+    from mcp_admission.kube import Kube, KubeError, api_client
 
     try:
         settings = _settings(args, namespace=args.namespace, service=args.service)
         with api_client(args.kubeconfig) as client:
-            result = CertManager(settings, client).ensure_once()
+            result = CertManager(settings, Kube(client)).ensure_once()
     except (CertError, ConfigError, KubeError) as exc:
         return _fail(str(exc))
     for action in result.actions:

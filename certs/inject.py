@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from kubernetes.client import AdmissionregistrationV1Api, ApiClient, ApiException
-
-from certs.kube import CONFLICT, JSON, b64, is_status, read, write
 from certs.pem import CertError
+from certs.secret_data import b64
+from mcp_admission.kube import JSON, JSON_PATCH, Kube, KubeError
 from reconciler.queue import backoff as jittered
 
 log = logging.getLogger(__name__)
@@ -49,43 +46,32 @@ def _patch(config: JSON, bundle: str) -> list[JSON]:
 @dataclass(frozen=True)
 class _Kind:
     name: str
-    list: Callable[..., Any]
-    read: Callable[..., Any]
-    patch: Callable[..., Any]
+    path: str  # the collection: list it, or append /NAME for one object
 
 
-def _kinds(api: AdmissionregistrationV1Api) -> tuple[_Kind, _Kind]:
-    return (
-        _Kind(
-            "MutatingWebhookConfiguration",
-            api.list_mutating_webhook_configuration,
-            api.read_mutating_webhook_configuration,
-            api.patch_mutating_webhook_configuration,
-        ),
-        _Kind(
-            "ValidatingWebhookConfiguration",
-            api.list_validating_webhook_configuration,
-            api.read_validating_webhook_configuration,
-            api.patch_validating_webhook_configuration,
-        ),
-    )
+_ADMISSION = "/apis/admissionregistration.k8s.io/v1"
+_KINDS = (
+    _Kind("MutatingWebhookConfiguration", f"{_ADMISSION}/mutatingwebhookconfigurations"),
+    _Kind("ValidatingWebhookConfiguration", f"{_ADMISSION}/validatingwebhookconfigurations"),
+)
 
 
-def _inject_one(kind: _Kind, name: str, bundle: str) -> bool:
+def _inject_one(kube: Kube, kind: _Kind, name: str, bundle: str) -> bool:
     """Make `name`'s caBundles equal `bundle`; True when this call wrote."""
+    path = f"{kind.path}/{name}"
     for attempt in range(ATTEMPTS):
         if attempt:
             backoff(attempt)
-        config = read(kind.read, name)
+        config = kube.get(path)
         if config is None:
             return False
         ops = _patch(config, bundle)
         if not ops:
             return False
         try:
-            write(kind.patch, name, ops)
-        except ApiException as exc:
-            if is_status(exc, CONFLICT):
+            kube.request("PATCH", path, body=ops, content_type=JSON_PATCH)
+        except KubeError as exc:
+            if exc.status == 409:
                 log.info("%s %s changed while injecting the caBundle; re-reading", kind.name, name)
                 continue
             raise
@@ -94,19 +80,18 @@ def _inject_one(kind: _Kind, name: str, bundle: str) -> bool:
 
 
 def inject_ca_bundle(
-    api_client: ApiClient, bundle_pem: bytes, *, mutating: str, validating: str, selector: str
+    kube: Kube, bundle_pem: bytes, *, mutating: str, validating: str, selector: str
 ) -> list[str]:
     """Set the caBundle of the named configurations and of those matching `selector` (label selector;
     empty: none). Returns one line per configuration written; missing configurations are skipped."""
-    api = AdmissionregistrationV1Api(api_client)
     bundle = b64(bundle_pem)
     written: list[str] = []
-    for kind, named in zip(_kinds(api), (mutating, validating), strict=True):
+    for kind, named in zip(_KINDS, (mutating, validating), strict=True):
         names = {named} if named else set()
         if selector:
-            listing = read(kind.list, label_selector=selector) or {}
+            listing = kube.get(kind.path, [("labelSelector", selector)]) or {}
             names.update(item["metadata"]["name"] for item in listing.get("items") or [])
         for name in sorted(names):
-            if _inject_one(kind, name, bundle):
+            if _inject_one(kube, kind, name, bundle):
                 written.append(f"injected caBundle into {kind.name} {name}")
     return written

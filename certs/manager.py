@@ -25,13 +25,10 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-import urllib3
 from cryptography import x509
-from kubernetes.client import ApiClient, ApiException, CoreV1Api
 
 from certs.generate import CLOCK_SKEW, ca_for, cross_sign, issue_for, normal_name, service_names
 from certs.inject import ATTEMPTS, backoff, inject_ca_bundle
-from certs.kube import CONFLICT, JSON, b64, describe_api_error, is_status, read, secret_bytes, write
 from certs.metrics import ENSURE_ERRORS, ROTATIONS
 from certs.pem import (
     CertError,
@@ -46,7 +43,9 @@ from certs.pem import (
     signed_by,
     to_pem,
 )
+from certs.secret_data import b64, secret_bytes
 from certs.settings import CertSettings
+from mcp_admission.kube import JSON, Kube, KubeError
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +117,10 @@ def _due(cert: x509.Certificate, share: float, now: datetime) -> bool:
 
 
 class CertManager:
-    def __init__(self, settings: CertSettings, api_client: ApiClient) -> None:
+    def __init__(self, settings: CertSettings, kube: Kube) -> None:
         self.settings = settings
-        self.api_client = api_client
-        self.core = CoreV1Api(api_client)
+        self.kube = kube
+        self._secrets = f"/api/v1/namespaces/{settings.namespace}/secrets"
 
     # -- reading ---------------------------------------------------------------------------------------
 
@@ -129,7 +128,7 @@ class CertManager:
         return f"Secret {self.settings.namespace}/{name}"
 
     def _read_secret(self, name: str) -> JSON | None:
-        secret = read(self.core.read_namespaced_secret, name, self.settings.namespace)
+        secret = self.kube.get(f"{self._secrets}/{name}")
         if secret is not None and secret.get("type") != TLS_TYPE:
             raise CertError(
                 f"{self._where(name)}: type {secret.get('type')} is not {TLS_TYPE}; delete it and run again"
@@ -220,10 +219,10 @@ class CertManager:
         """Create, or replace with the resourceVersion in `body`; _Conflict when another writer was first."""
         try:
             if create:
-                return write(self.core.create_namespaced_secret, self.settings.namespace, body)
-            return write(self.core.replace_namespaced_secret, name, self.settings.namespace, body)
-        except ApiException as exc:
-            if is_status(exc, CONFLICT):
+                return self.kube.request("POST", self._secrets, body=body)
+            return self.kube.request("PUT", f"{self._secrets}/{name}", body=body)
+        except KubeError as exc:
+            if exc.status == 409:
                 raise _Conflict(name) from None
             raise
 
@@ -268,7 +267,7 @@ class CertManager:
         # Trust first, then the certificate that needs it.
         actions.extend(
             inject_ca_bundle(
-                self.api_client,
+                self.kube,
                 to_pem(*ca.bundle),
                 mutating=s.mutating_webhook_configuration,
                 validating=s.validating_webhook_configuration,
@@ -312,10 +311,10 @@ class CertManager:
                 return self._pass(actions)
             except _Conflict as exc:
                 log.info("Secret %s changed while writing it; starting the pass again", exc)
-            except ApiException as exc:
-                raise CertError(f"kubernetes API: {describe_api_error(exc)}") from None
-            except urllib3.exceptions.HTTPError as exc:
-                raise CertError(f"cannot reach the kubernetes API: {exc}") from None
+            except KubeError as exc:
+                if not exc.status:  # no answer at all
+                    raise CertError(f"cannot reach the kubernetes API: {exc}") from None
+                raise CertError(f"kubernetes API: {exc}") from None
         raise CertError(
             f"Secrets in {self.settings.namespace} kept changing under {ATTEMPTS} passes; giving up"
         )

@@ -15,9 +15,9 @@ from typing import Any
 from prometheus_client import start_http_server
 
 from mcp_admission.config import ConfigError, load_config, with_overrides
+from mcp_admission.kube import Kube, KubeError, api_client
 
 from .controller import Reconciler
-from .kube import Kube, KubeError, api_client
 from .leader import LeaderElector
 from .metrics import ReconcilerMetrics
 

@@ -18,6 +18,7 @@ import threading
 import time
 from typing import Any
 
+from mcp_admission.kube import APPLY_PATCH, MERGE_PATCH, Kube, KubeError
 from policies import Operation, PolicyConfig, Request, decide, warning_text
 from policies.backend_services import (
     MANAGED_BY,
@@ -32,7 +33,6 @@ from policies.stdio_replicas import POLICY as STDIO_REPLICAS
 from . import events
 from .drift import needs_apply
 from .informer import Informer, Obj, object_key
-from .kube import APPLY_PATCH, MERGE_PATCH, Kube, KubeError
 from .metrics import ReconcilerMetrics
 from .queue import WorkQueue
 from .settings import ReconcilerSettings

@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from .kube import Kube
+from mcp_admission.kube import Kube
 
 COMPONENT = "mcp-admission-reconciler"
 

@@ -13,7 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .kube import Kube, KubeError, WatchStream
+from mcp_admission.kube import Kube, KubeError, WatchStream
+
 from .queue import backoff
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from .kube import Kube, KubeError
+from mcp_admission.kube import Kube, KubeError
+
 from .settings import ReconcilerSettings
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from certs.generate import generate_bundle, write_bundle
 from certs.manager import CertManager
 from certs.pem import CertError
 from mcp_admission.config import Config, ConfigError, load_config, with_overrides
-from reconciler.kube import KubeError, api_client
+from mcp_admission.kube import Kube, KubeError, api_client
 
 from . import logs
 from .server import Companion, WebhookServer, run_until_stopped
@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
             except KubeError as exc:
                 print(f"mcp-admission serve --manage-certs: {exc}", file=sys.stderr)
                 return 1
-            companions.append(CertManager(config.certs, client).run)
+            companions.append(CertManager(config.certs, Kube(client)).run)
         server = WebhookServer(config, settings, companions=companions)
         log.info(
             "starting",

@@ -25,11 +25,11 @@ from prometheus_client import CollectorRegistry
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from mcp_admission.kube import Kube, api_client  # noqa: E402
 from policies import PolicyConfig  # noqa: E402
 from policies.backend_services import MANAGED_BY, MANAGED_BY_LABEL, desired_services  # noqa: E402
 from reconciler.controller import Reconciler  # noqa: E402
 from reconciler.drift import contained  # noqa: E402
-from reconciler.kube import Kube, api_client  # noqa: E402
 from reconciler.metrics import ReconcilerMetrics  # noqa: E402
 from reconciler.settings import ReconcilerSettings  # noqa: E402
 from tests.reconciler.kubehelp import create_namespace, create_statefulset, statefulset  # noqa: E402

@@ -15,17 +15,20 @@ from typing import Any
 
 import pytest
 from kubernetes import client, config
-from kubernetes.client import ApiException
 
-from certs.kube import read as read_json
-from certs.kube import write
 from certs.manager import CertManager, EnsureResult
 from certs.settings import CertSettings
+from mcp_admission.kube import Kube, KubeError
 
 from ..conftest import ControlPlane
 
 Json = dict[str, Any]
 KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+_ADMISSION = "/apis/admissionregistration.k8s.io/v1"
+PATHS = {
+    KINDS[0]: f"{_ADMISSION}/mutatingwebhookconfigurations",
+    KINDS[1]: f"{_ADMISSION}/validatingwebhookconfigurations",
+}
 
 
 def new_api_client(plane: ControlPlane) -> client.ApiClient:
@@ -46,11 +49,15 @@ class Cluster:
     def __init__(self, plane: ControlPlane, namespace: str, label: str) -> None:
         self.plane = plane
         self.api = new_api_client(plane)
-        self.core = client.CoreV1Api(self.api)
-        self.admission = client.AdmissionregistrationV1Api(self.api)
+        self.kube = Kube(self.api)
         self.namespace = namespace
         self.label = label  # value of the label `certs-test` on this test's webhook configurations
         self.configs: list[tuple[str, str]] = []
+
+    @property
+    def secrets(self) -> str:
+        """The path of this test's Secrets."""
+        return f"/api/v1/namespaces/{self.namespace}/secrets"
 
     def settings(self, **overrides: Any) -> CertSettings:
         values: Json = {
@@ -95,26 +102,16 @@ class Cluster:
                 for i in range(webhooks)
             ],
         }
-        create = (
-            self.admission.create_mutating_webhook_configuration
-            if kind == KINDS[0]
-            else self.admission.create_validating_webhook_configuration
-        )
-        write(create, body)
+        self.kube.request("POST", PATHS[kind], body=body)
         self.configs.append((kind, name))
 
     def webhook_configuration(self, kind: str, name: str) -> Json:
-        read = (
-            self.admission.read_mutating_webhook_configuration
-            if kind == KINDS[0]
-            else self.admission.read_validating_webhook_configuration
-        )
-        found = read_json(read, name)
+        found = self.kube.get(f"{PATHS[kind]}/{name}")
         assert found is not None, f"{kind} {name} is gone"
         return found
 
     def secret(self, name: str) -> Json:
-        found = read_json(self.core.read_namespaced_secret, name, self.namespace)
+        found = self.kube.get(f"{self.secrets}/{name}")
         assert found is not None, f"Secret {self.namespace}/{name} is gone"
         return found
 
@@ -124,20 +121,15 @@ class Cluster:
             f"{kind}/{name}": self.webhook_configuration(kind, name)["metadata"]["resourceVersion"]
             for kind, name in self.configs
         }
-        secrets = read_json(self.core.list_namespaced_secret, self.namespace) or {}
+        secrets = self.kube.get(self.secrets) or {}
         for secret in secrets.get("items") or []:
             found[f"Secret/{secret['metadata']['name']}"] = secret["metadata"]["resourceVersion"]
         return found
 
     def cleanup(self) -> None:
         for kind, name in self.configs:
-            delete = (
-                self.admission.delete_mutating_webhook_configuration
-                if kind == KINDS[0]
-                else self.admission.delete_validating_webhook_configuration
-            )
-            delete(name)
-        self.core.delete_namespace(self.namespace)
+            self.kube.request("DELETE", f"{PATHS[kind]}/{name}")
+        self.kube.request("DELETE", f"/api/v1/namespaces/{self.namespace}")
 
 
 def secret_data(secret: Json, key: str) -> bytes:
@@ -150,7 +142,7 @@ def ca_bundles(cluster: Cluster, kind: str, name: str) -> list[bytes]:
 
 
 def ensure(cluster: Cluster, settings: CertSettings | None = None) -> EnsureResult:
-    return CertManager(settings or cluster.settings(), cluster.api).ensure_once()
+    return CertManager(settings or cluster.settings(), cluster.kube).ensure_once()
 
 
 def put_secret(cluster: Cluster, name: str, data: dict[str, bytes], type_: str = "kubernetes.io/tls") -> None:
@@ -161,10 +153,10 @@ def put_secret(cluster: Cluster, name: str, data: dict[str, bytes], type_: str =
         "data": {k: base64.b64encode(v).decode() for k, v in data.items()},
     }
     try:
-        write(cluster.core.create_namespaced_secret, cluster.namespace, body)
-    except ApiException:
+        cluster.kube.request("POST", cluster.secrets, body=body)
+    except KubeError:
         body["metadata"]["resourceVersion"] = cluster.secret(name)["metadata"]["resourceVersion"]
-        write(cluster.core.replace_namespaced_secret, name, cluster.namespace, body)
+        cluster.kube.request("PUT", f"{cluster.secrets}/{name}", body=body)
 
 
 @pytest.fixture
@@ -176,7 +168,9 @@ def new_cluster(control_plane: ControlPlane) -> Iterator[Callable[[], Cluster]]:
         namespace = f"certs-{label}"
         cluster = Cluster(control_plane, namespace, label)
         labels = {"certs-test-live": label}
-        write(cluster.core.create_namespace, {"metadata": {"name": namespace, "labels": labels}})
+        cluster.kube.request(
+            "POST", "/api/v1/namespaces", body={"metadata": {"name": namespace, "labels": labels}}
+        )
         made.append(cluster)
         return cluster
 

@@ -12,20 +12,19 @@ from typing import Any
 import pytest
 from cryptography import x509
 from kubernetes import config
-from kubernetes.client import AdmissionregistrationV1Api, ApiClient, Configuration
+from kubernetes.client import ApiClient, Configuration
 from prometheus_client import REGISTRY
 
 from certs.generate import create_ca, issue_serving_cert
-from certs.kube import write
 from certs.manager import CertManager, EnsureResult
 from certs.pem import CertError, cert_names, key_to_pem, load_ca, signed_by, to_pem
 from certs.settings import CertSettings
+from mcp_admission.kube import MERGE_PATCH, Kube
 
 from ..conftest import ControlPlane
-from .conftest import KINDS, Cluster, ca_bundles, ensure, new_api_client, put_secret, secret_data
+from .conftest import KINDS, PATHS, Cluster, ca_bundles, ensure, new_api_client, put_secret, secret_data
 
 pytestmark = pytest.mark.cluster
-MERGE = "application/merge-patch+json"
 
 
 def test_creates_secrets_once_and_injects_the_ca_bundle(cluster: Cluster) -> None:
@@ -75,7 +74,7 @@ def _race(cluster: Cluster, settings: CertSettings) -> list[EnsureResult | BaseE
     def replica() -> None:
         api = new_api_client(cluster.plane)
         try:
-            manager = CertManager(settings, api)
+            manager = CertManager(settings, Kube(api))
             start.wait()
             results.append(manager.ensure_once())
         except BaseException as exc:
@@ -210,21 +209,15 @@ def test_conflicts_are_re_read_and_retried(cluster: Cluster, caplog: pytest.LogC
     name = f"{cluster.namespace}-m"
     cluster.create_webhook_configuration(KINDS[0], name, {})
     ensure(cluster)
-    admission = AdmissionregistrationV1Api(cluster.api)
 
     def annotate(i: int) -> None:
         patch = {"metadata": {"annotations": {"other-writer": str(i)}}}
-        write(admission.patch_mutating_webhook_configuration, name, patch, _content_type=MERGE)
+        cluster.kube.request("PATCH", f"{PATHS[KINDS[0]]}/{name}", body=patch, content_type=MERGE_PATCH)
 
     def label(i: int) -> None:
         patch = {"metadata": {"labels": {"other-writer": str(i)}}}
-        write(
-            cluster.core.patch_namespaced_secret,
-            "mcp-admission-tls",
-            cluster.namespace,
-            patch,
-            _content_type=MERGE,
-        )
+        path = f"{cluster.secrets}/mcp-admission-tls"
+        cluster.kube.request("PATCH", path, body=patch, content_type=MERGE_PATCH)
 
     caplog.set_level(logging.INFO, logger="certs")
     # A CA rotation (forced by a short-lived CA) makes the pass write the CA Secret, both caBundles and
@@ -235,7 +228,7 @@ def test_conflicts_are_re_read_and_retried(cluster: Cluster, caplog: pytest.LogC
     put_secret(cluster, "mcp-admission-ca", {"tls.crt": to_pem(old), "tls.key": key_to_pem(old_key)})
 
     webhooks = InterferingClient(cluster.plane, "mutatingwebhookconfigurations", 3, annotate)
-    result = CertManager(cluster.settings(), webhooks).ensure_once()
+    result = CertManager(cluster.settings(), Kube(webhooks)).ensure_once()
     webhooks.close()  # type: ignore[no-untyped-call]
     assert webhooks.interfere == 0
     assert caplog.text.count("changed while injecting the caBundle; re-reading") == 3
@@ -246,7 +239,7 @@ def test_conflicts_are_re_read_and_retried(cluster: Cluster, caplog: pytest.LogC
 
     # The serving Secret: a forced renewal (names changed), with two foreign writes in the way.
     secrets = InterferingClient(cluster.plane, "/secrets/mcp-admission-tls", 2, label)
-    result = CertManager(cluster.settings(extra_sans=("localhost",)), secrets).ensure_once()
+    result = CertManager(cluster.settings(extra_sans=("localhost",)), Kube(secrets)).ensure_once()
     secrets.close()  # type: ignore[no-untyped-call]
     assert secrets.interfere == 0
     assert caplog.text.count("changed while writing it; starting the pass again") == 2
@@ -263,8 +256,8 @@ def test_run_repeats_passes_and_survives_failures(cluster: Cluster) -> None:
     """run(): the periodic loop `serve --manage-certs` uses. A failing pass is counted and retried, never
     fatal; cancelling stops it."""
     errors = REGISTRY.get_sample_value("mcp_admission_cert_ensure_errors_total") or 0.0
-    broken = CertManager(cluster.settings(namespace="no-such-namespace"), cluster.api)
-    working = CertManager(cluster.settings(check_interval_seconds=0.05), cluster.api)
+    broken = CertManager(cluster.settings(namespace="no-such-namespace"), cluster.kube)
+    working = CertManager(cluster.settings(check_interval_seconds=0.05), cluster.kube)
 
     def has_secret() -> bool:
         return "Secret/mcp-admission-tls" in cluster.versions()

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from kubernetes.client import ApiException
 from prometheus_client import REGISTRY
 
 from certs.generate import create_ca, issue_serving_cert
-from certs.kube import write
 from certs.pem import key_to_pem, signed_by, to_pem
+from mcp_admission.kube import KubeError
 from tests.support import eventually
 
 from .conftest import KINDS, Cluster, Json, ca_bundles, ensure, put_secret, secret_data
@@ -29,13 +28,13 @@ def _admits(cluster: Cluster) -> None:
     """Create a ConfigMap: the apiserver calls our TLS server first, verifying it with the caBundle, and
     fails closed, so this raises unless that handshake succeeded."""
     body = {"metadata": {"generateName": "probe-"}, "data": {"k": "v"}}
-    write(cluster.core.create_namespaced_config_map, cluster.namespace, body)
+    cluster.kube.request("POST", f"/api/v1/namespaces/{cluster.namespace}/configmaps", body=body)
 
 
 def _admits_now(cluster: Cluster) -> bool:
     try:
         _admits(cluster)
-    except ApiException:
+    except KubeError:
         return False
     return True
 

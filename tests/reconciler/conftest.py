@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from prometheus_client import CollectorRegistry
 
+from mcp_admission.kube import Kube, api_client
 from policies import PolicyConfig
 from reconciler.controller import Reconciler
-from reconciler.kube import Kube, api_client
 from reconciler.metrics import ReconcilerMetrics
 from reconciler.settings import ReconcilerSettings
 

@@ -6,10 +6,10 @@ import contextlib
 import uuid
 from typing import Any
 
+from mcp_admission.kube import MERGE_PATCH, Kube, KubeError
 from policies import PolicyConfig
 from policies.backend_services import desired_services
 from reconciler.drift import contained
-from reconciler.kube import MERGE_PATCH, Kube, KubeError
 
 
 def statefulset(

@@ -19,11 +19,11 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from mcp_admission.kube import Kube, KubeError, api_client
 from policies import PolicyConfig
 from reconciler import events
 from reconciler.controller import Reconciler
 from reconciler.informer import Gone, Informer
-from reconciler.kube import Kube, KubeError, api_client
 from reconciler.leader import LeaderElector
 from reconciler.metrics import ReconcilerMetrics
 from reconciler.settings import ReconcilerSettings

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from mcp_admission.kube import APPLY_PATCH, MERGE_PATCH, Kube
 from policies.workloads import SKIP_ANNOTATION
-from reconciler.kube import APPLY_PATCH, MERGE_PATCH, Kube
 from tests.support import eventually
 
 from .conftest import Start

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from mcp_admission.kube import Kube
 from policies.backend_services import MANAGED_BY, MANAGED_BY_LABEL
 from policies.workloads import SKIP_ANNOTATION
-from reconciler.kube import Kube
 from tests.support import eventually
 
 from .conftest import Start

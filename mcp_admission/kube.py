@@ -1,8 +1,11 @@
-"""A thin JSON client over the kubernetes package's ApiClient (auth, TLS, kubeconfig, in-cluster).
+"""The one Kubernetes client of the product (reconciler and certificates): a thin JSON layer over the
+kubernetes package's ApiClient (auth, TLS, kubeconfig, in-cluster).
 
-Plain dicts in and out: the policies read JSON, and skipping the generated models keeps a 500-object
-relist cheap. Watches are raw streaming GETs, so resourceVersion, bookmarks and 410 Gone stay in our
-hands (kubernetes.watch.Watch hides the bookmark rv and turns 410 into a generic error).
+Plain dicts in and out, not the generated models: the policies read JSON, a 500-object relist stays
+cheap, a read-modify-write keeps every field (the models drop those the client does not know), and base64
+fields (Secret data, caBundle) stay exactly as the apiserver sent them. Watches are raw streaming GETs, so
+resourceVersion, bookmarks and 410 Gone stay in our hands (kubernetes.watch.Watch hides the bookmark rv
+and turns 410 into a generic error).
 """
 
 from __future__ import annotations
@@ -15,15 +18,17 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 
+JSON = dict[str, Any]  # an object as the apiserver sends it
 Query = Sequence[tuple[str, str]]
 APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML: the body is sent as JSON
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"  # RFC 6902: a list of operations
 
 
 class KubeError(Exception):
     """A request the apiserver refused (status >= 400) or that never got an answer (status 0)."""
 
-    def __init__(self, status: int, message: str, body: dict[str, Any] | None = None) -> None:
+    def __init__(self, status: int, message: str, body: JSON | None = None) -> None:
         super().__init__(f"{status}: {message}" if status else message)
         self.status = status
         self.body = body or {}
@@ -95,7 +100,7 @@ class Kube:
         body: Any = None,
         content_type: str = "application/json",
         timeout: float = 30,
-    ) -> dict[str, Any]:
+    ) -> JSON:
         response = self._send(method, path, query, body, content_type, timeout)
         try:
             data = response.read()
@@ -106,7 +111,7 @@ class Kube:
         decoded = json.loads(data) if data else {}
         return decoded if isinstance(decoded, dict) else {}
 
-    def get(self, path: str, query: Query = (), timeout: float = 30) -> dict[str, Any] | None:
+    def get(self, path: str, query: Query = (), timeout: float = 30) -> JSON | None:
         """GET `path`; None when it does not exist (404)."""
         try:
             return self.request("GET", path, query, timeout=timeout)
@@ -136,7 +141,7 @@ class WatchStream:
         self._path = path
         self._closed = False
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[JSON]:
         buffer = b""
         try:
             for chunk in self._raw.stream(65536, decode_content=True):
