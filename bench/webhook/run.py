@@ -10,6 +10,10 @@ generator is wrk (Debian package `wrk`). Printed, per payload, with the spread o
   control / baseline throughput               (the control answers the webhook's bytes without deciding:
                                                near 1 means the gap is the decision work, not the answer)
 and the webhook's resident memory after 10k and after 100k requests (target: within 10 MB).
+
+--calibrate 10 20 40 also runs, in the same rounds, the baseline plus that many microseconds of pure CPU
+per request (serve.py baseline+N) and prints their throughput ratios, then what they imply: how much
+work per request the 0.85 target leaves on this machine, and how much the webhook's work is worth.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +123,22 @@ def spread(values: list[float]) -> str:
     return f"median {statistics.median(values):.2f} (min {min(values):.2f}, max {max(values):.2f})"
 
 
+def work_budget(
+    base_cpu: list[float], hook_extra: list[float], calibration: dict[int, list[float]]
+) -> tuple[float, float] | None:
+    """(µs of work per request the 0.85 target allows, µs of work the webhook's extra CPU is worth).
+
+    Under load, a request that does w µs more costs the server k·w µs more CPU, with k > 1: at a lower
+    rate the stack itself costs more per request (bench/README.md). k is the median of the calibration
+    runs' extra CPU per µs burnt. CPU per request, not throughput: it is far less sensitive to the
+    neighbours. None when the noise hides the calibration.
+    """
+    k = statistics.median(extra / us for us, extras in calibration.items() for extra in extras)
+    if k <= 0:
+        return None
+    return statistics.median(base_cpu) * (1 / 0.85 - 1) / k, statistics.median(hook_extra) / k
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -127,6 +147,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--paced-connections", type=int, default=16)
+    parser.add_argument("--calibrate", type=int, nargs="*", default=[], metavar="MICROSECONDS")
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk not found: apt-get install wrk", file=sys.stderr)
@@ -144,19 +165,32 @@ def main() -> int:
         p99s: dict[str, list[float]] = {name: [] for name in PAYLOADS}
         cpu: dict[str, list[float]] = {name: [] for name in PAYLOADS}
         controls: dict[str, list[float]] = {name: [] for name in PAYLOADS}
-        with (
-            server("baseline", work, log) as (base_port, base_pid),
-            server("control", work, log) as (control_port, control_pid),
-            server("webhook", work, log) as (hook_port, hook_pid),
-        ):
+        # Per payload: the baseline's CPU per request; the webhook's and each calibration's CPU beyond it.
+        base_cpu: dict[str, list[float]] = {name: [] for name in PAYLOADS}
+        hook_extra: dict[str, list[float]] = {name: [] for name in PAYLOADS}
+        burnt_extra: dict[str, dict[int, list[float]]] = {name: {} for name in PAYLOADS}
+        burnt_ratios: dict[str, dict[int, list[float]]] = {name: {} for name in PAYLOADS}
+        with ExitStack() as servers:
+            base_port, base_pid = servers.enter_context(server("baseline", work, log))
+            control_port, control_pid = servers.enter_context(server("control", work, log))
+            hook_port, hook_pid = servers.enter_context(server("webhook", work, log))
+            burners = {
+                us: servers.enter_context(server(f"baseline+{us}", work, log)) for us in options.calibrate
+            }
             for name, body in bodies.items():
-                for port in (base_port, control_port, hook_port):  # warm-up
-                    wrk(port, body, 1, options.connections)
+                for port in (base_port, control_port, hook_port, *(port for port, _ in burners.values())):
+                    wrk(port, body, 1, options.connections)  # warm-up
                 for _ in range(options.repeat):
                     # Interleaved, so a noisy neighbour hits all sides alike.
                     base = loaded(base_pid, base_port, body, options.seconds, options.connections)
                     ctrl = loaded(control_pid, control_port, body, options.seconds, options.connections)
                     hook = loaded(hook_pid, hook_port, body, options.seconds, options.connections)
+                    for us, (port, pid) in burners.items():
+                        burnt = loaded(pid, port, body, options.seconds, options.connections)
+                        burnt_ratios[name].setdefault(us, []).append(burnt["rate"] / base["rate"])
+                        burnt_extra[name].setdefault(us, []).append(burnt["cpu_us"] - base["cpu_us"])
+                    base_cpu[name].append(base["cpu_us"])
+                    hook_extra[name].append(hook["cpu_us"] - base["cpu_us"])
                     ratios[name].append(hook["rate"] / base["rate"])
                     cpu[name].append(base["cpu_us"] / hook["cpu_us"])
                     controls[name].append(ctrl["rate"] / base["rate"])
@@ -196,6 +230,19 @@ def main() -> int:
             f"{name:<20} {spread(ratios[name]):<40} {spread(p99s[name]):<40} {spread(cpu[name]):<40} "
             f"{spread(controls[name])}"
         )
+    if options.calibrate:
+        print()
+        print("calibration: the baseline plus N us of pure CPU per request, throughput / baseline")
+        for name in PAYLOADS:
+            cells = "  ".join(f"+{us} us: {spread(r)}" for us, r in burnt_ratios[name].items())
+            print(f"{name:<20} {cells}")
+            budget = work_budget(base_cpu[name], hook_extra[name], burnt_extra[name])
+            print(
+                f"{'':<20} too noisy to price work"
+                if budget is None
+                else f"{'':<20} the 0.85 target leaves ~{budget[0]:.0f} us of work per request here; "
+                f"the webhook's extra work is worth ~{budget[1]:.0f} us"
+            )
     growth = (rss[100_000] - rss[10_000]) / 1024
     print(
         f"RSS after 10k {rss[10_000] / 1024:.1f} MB, after 100k {rss[100_000] / 1024:.1f} MB: "

@@ -1,12 +1,14 @@
-"""One server of the benchmark: the real webhook, the bare baseline or the control, on the same server stack.
+"""One server of the benchmark: the real webhook, the bare baseline, the control or a calibration, on the
+same server stack.
 
-python bench/webhook/serve.py webhook|baseline|control PORT CERT KEY
+python bench/webhook/serve.py webhook|baseline|control|baseline+MICROSECONDS PORT CERT KEY
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
+from time import perf_counter
 from typing import Any
 
 import orjson
@@ -20,6 +22,10 @@ from webhook.server import WebhookServer, run_until_stopped
 from webhook.settings import WebhookSettings
 
 Message = MutableMapping[str, Any]
+App = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
+    Awaitable[None],
+]
 
 
 async def _body(receive: Callable[[], Awaitable[Message]]) -> bytes:
@@ -89,6 +95,27 @@ async def control(
     await _answer(send, template % uid.encode())
 
 
+def burning(microseconds: int) -> App:
+    """The baseline plus `microseconds` of pure CPU per request (a spin: no memory, no system calls).
+
+    It prices work in the unit the targets use: what a webhook that does that much more per request
+    than the baseline can reach on this machine and stack (run.py --calibrate).
+    """
+    seconds = microseconds / 1e6
+
+    async def app(
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Message]],
+        send: Callable[[Message], Awaitable[None]],
+    ) -> None:
+        end = perf_counter() + seconds
+        while perf_counter() < end:
+            pass
+        await baseline(scope, receive, send)
+
+    return app
+
+
 def main() -> None:
     which, port, cert, key = sys.argv[1:5]
     logs.configure("info")
@@ -96,7 +123,9 @@ def main() -> None:
     server = WebhookServer(load_config(None), settings)
     if which != "webhook":
         # Same uvicorn config, TLS context, loop and worker count: only the application differs.
-        server.uvicorn.config.app = {"baseline": baseline, "control": control}[which]
+        name, _, burn = which.partition("+")
+        app = burning(int(burn)) if burn else {"baseline": baseline, "control": control}[name]
+        server.uvicorn.config.app = app
     run_until_stopped(server)
 
 
