@@ -343,12 +343,6 @@ def issue_for(
 
 def bundle_for(settings: CertSettings) -> Bundle:
     """A new CA and the serving certificate the `certs:` settings describe."""
-    return generate_bundle(
-        settings.service,
-        settings.namespace,
-        extra_sans=settings.extra_sans,
-        key_type=settings.key_type,
-        rsa_bits=settings.rsa_bits,
-        ca_validity=timedelta(days=settings.ca_validity_days),
-        cert_validity=timedelta(days=settings.validity_days),
-    )
+    now = datetime.now(UTC)
+    ca, ca_key = ca_for(settings, now=now)
+    return Bundle.of(ca, ca_key, *issue_for(settings, ca, ca_key, now=now))

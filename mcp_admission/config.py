@@ -6,7 +6,7 @@ YAML, validated by pydantic; any problem becomes a ConfigError naming the file a
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -47,8 +47,12 @@ def with_overrides(section: M, overrides: Mapping[str, object], names: Mapping[s
     try:
         return section.model_validate({**section.model_dump(), **given})
     except ValidationError as exc:
-        problems = "; ".join(f"{_named(e['loc'], names)}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(problems) from None
+        raise ConfigError(_problems(exc, lambda loc: _named(loc, names))) from None
+
+
+def _problems(exc: ValidationError, where: Callable[[tuple[int | str, ...]], str]) -> str:
+    """Each of pydantic's errors as "<where>: <message>", one line."""
+    return "; ".join(f"{where(e['loc'])}: {e['msg']}" for e in exc.errors())
 
 
 def _named(loc: tuple[int | str, ...], names: Mapping[str, str]) -> str:
@@ -78,5 +82,4 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{path}: invalid configuration: {problems}") from None
+        raise ConfigError(f"{path}: invalid configuration: {_problems(exc, _location)}") from None

@@ -17,10 +17,8 @@ def escape(token: str) -> str:
 
 
 def pointer(*tokens: str) -> str:
-    path = "/" + "/".join(tokens)
-    if "~" in path or path.count("/") != len(tokens):  # some token holds '~' or '/': escape them
-        path = "/" + "/".join(map(escape, tokens))
-    return path
+    """The JSON Pointer (RFC 6901) of `tokens`; "" (the whole document) for none."""
+    return "".join("/" + escape(t) for t in tokens)
 
 
 def set_members(document: JSON, parent: tuple[str, ...], members: dict[str, Any]) -> tuple[PatchOp, ...]:
@@ -30,6 +28,8 @@ def set_members(document: JSON, parent: tuple[str, ...], members: dict[str, Any]
     A missing (or non-object) parent is added whole, with the members nested inside it, so the patch
     never addresses a path whose parent does not exist (the apiserver would reject it).
     """
+    if not members:  # nothing to set: not even a missing parent to add
+        return ()
     node = document
     for depth, token in enumerate(parent):
         child = node.get(token) if isinstance(node, dict) else None
@@ -40,7 +40,7 @@ def set_members(document: JSON, parent: tuple[str, ...], members: dict[str, Any]
             op = "replace" if isinstance(node, dict) and token in node else "add"
             return ({"op": op, "path": pointer(*parent[: depth + 1]), "value": nested},)
         node = child
-    base = pointer(*parent) if parent else ""
+    base = pointer(*parent)
     patch: list[PatchOp] = []
     for key, value in members.items():
         op = "add"

@@ -37,19 +37,22 @@ class WorkQueue:
     def _depth_changed(self) -> None:
         self._on_depth(len(self._queue))
 
-    def _enqueue(self, key: str) -> None:
-        """Queue `key` once; a key being worked on is marked to run again when its worker is done."""
+    def _enqueue(self, key: str) -> bool:
+        """Queue `key` once; a key being worked on is marked to run again when its worker is done.
+        True when the queue grew."""
         if key in self._active:
             self._dirty.add(key)
         elif key not in self._queued:
             self._queued.add(key)
             self._queue.append(key)
+            return True
+        return False
 
     def add(self, key: str) -> None:
         with self._cond:
-            self._enqueue(key)
-            self._depth_changed()
-            self._cond.notify_all()
+            if self._enqueue(key):  # a key already waiting wakes nobody (a relist adds every key)
+                self._depth_changed()
+                self._cond.notify_all()
 
     def retry_later(self, key: str) -> None:
         """Run `key` again after a backoff that grows with its consecutive failures."""

@@ -53,30 +53,19 @@ async def _respond(send: Send, status: int, body: bytes, extra: Sequence[tuple[b
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
     """The whole body, or None if the client went away; _TooLarge as soon as it passes `limit`."""
-    message = await receive()
-    if message["type"] != "http.request":
-        return None
-    body: bytes = message.get("body", b"")
-    if not message.get("more_body", False):  # the usual case: one chunk
-        if len(body) > limit:
-            raise _TooLarge
-        return body
-    chunks = [body]
-    size = len(body)
+    chunks: list[bytes] = []
+    size = 0
     while True:
-        if size > limit:
-            raise _TooLarge
         message = await receive()
         if message["type"] != "http.request":
             return None
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
+        if size > limit:
+            raise _TooLarge
         if not message.get("more_body", False):
-            break
-    if size > limit:
-        raise _TooLarge
-    return b"".join(chunks)
+            return b"".join((*chunks, chunk)) if chunks else chunk  # usually one chunk: no join
+        chunks.append(chunk)
 
 
 class AdmissionHandler:

@@ -136,7 +136,7 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--kubeconfig", help="use this cluster instead of starting a control plane")
     parser.add_argument("--workers", type=int, default=ReconcilerSettings().workers)
-    parser.add_argument("--trace", action="store_true", help="print progress every half second")
+    parser.add_argument("--trace", action="store_true", help="print progress every 0.25 s")
     args = parser.parse_args()
     settings = ReconcilerSettings(workers=args.workers)
 

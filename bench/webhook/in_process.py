@@ -18,22 +18,15 @@ import asyncio
 import os
 import statistics
 import sys
-from collections.abc import Awaitable, Callable, MutableMapping
 from time import perf_counter_ns
-from typing import Any
 
 from payloads import PAYLOADS
-from serve import baseline
+from serve import App, Message, baseline
 
 from mcp_admission.config import load_config
 from webhook import logs
 from webhook.app import create_app
 
-Message = MutableMapping[str, Any]
-App = Callable[
-    [MutableMapping[str, Any], Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
-    Awaitable[None],
-]
 _CACHE_SWEEP = bytearray(8 * 1024 * 1024)
 
 

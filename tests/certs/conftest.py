@@ -8,7 +8,6 @@ so they never touch another area's requests.
 from __future__ import annotations
 
 import base64
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,6 +18,7 @@ from kubernetes import client, config
 from certs.manager import CertManager, EnsureResult
 from certs.settings import CertSettings
 from mcp_admission.kube import Kube, KubeError
+from tests.support import free_port
 
 from ..conftest import ControlPlane
 
@@ -34,13 +34,6 @@ PATHS = {
 def new_api_client(plane: ControlPlane) -> client.ApiClient:
     api: client.ApiClient = config.new_client_from_config(config_file=str(plane.kubeconfig))  # type: ignore[no-untyped-call]
     return api
-
-
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class Cluster:
@@ -75,7 +68,7 @@ class Cluster:
         """Parked by default (unused port, Ignore, no namespace). With `live_url`: calls that URL for
         ConfigMaps created in this test's namespace only, and fails closed, so the apiserver's own TLS
         verification with the injected caBundle decides whether a create succeeds."""
-        url = live_url or f"https://127.0.0.1:{unused_port()}/"
+        url = live_url or f"https://127.0.0.1:{free_port()}/"
         selector = {f"certs-test-{'live' if live_url else 'never'}": self.label}
         body: Json = {
             "apiVersion": "admissionregistration.k8s.io/v1",

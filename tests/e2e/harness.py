@@ -6,26 +6,24 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from policies import POLICY_IDS
+from tests.check.runner import console_script
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 OVERLAYS = ("base", "overlays/default", "overlays/cert-manager", "overlays/local")
-MCP_ADMISSION = str(Path(sys.executable).parent / "mcp-admission")  # the console script of this venv
 # Rendering needs kustomize v4+ (components, inline patches), which kubectl 1.21+ embeds; the control
 # plane's kubectl v1.20.2 embeds kustomize v2 and is only used to talk to the apiserver.
-RENDER_KUBECTL = os.environ.get("MCP_ADMISSION_RENDER_KUBECTL") or shutil.which("kubectl") or "kubectl"
+RENDER_KUBECTL = os.environ.get("MCP_ADMISSION_RENDER_KUBECTL") or "kubectl"
 LOCAL_PORT = 8443  # the port deploy/overlays/local names
 WARNING = "Warning: "
 
@@ -85,7 +83,6 @@ def policy_warnings(stderr: str) -> list[str]:
 
 @dataclass
 class Result:
-    args: list[str]
     returncode: int
     stdout: str
     stderr: str
@@ -108,7 +105,7 @@ class Kubectl:
     def __call__(self, *args: str, stdin: str | None = None, check: bool = True) -> Result:
         argv = [self.binary, "--kubeconfig", str(self.kubeconfig), *args]
         proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60)
-        result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
+        result = Result(proc.returncode, proc.stdout, proc.stderr)
         if check and proc.returncode != 0:
             raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
         return result
@@ -125,17 +122,15 @@ class Process:
 
     args: list[str]
     log: Path
-    env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         assert self.proc is None or self.proc.poll() is not None, "already running"
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [MCP_ADMISSION, *self.args],
+                [console_script(), *self.args],
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **self.env},
                 start_new_session=True,
             )
 
@@ -170,6 +165,6 @@ class Process:
 
 def run_cli(*args: str, stdin: str | None = None) -> Result:
     """One `mcp-admission` command to completion."""
-    argv = [MCP_ADMISSION, *args]
+    argv = [console_script(), *args]
     proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60)
-    return Result(argv, proc.returncode, proc.stdout, proc.stderr)
+    return Result(proc.returncode, proc.stdout, proc.stderr)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from pydantic import BaseModel
 
 from mcp_admission.cli import build_parser
@@ -310,7 +311,7 @@ def _runtime_closure() -> dict[str, str]:
         requirement = Requirement(todo.pop())
         if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
             continue
-        name = re.sub(r"[-_.]+", "-", requirement.name).lower()
+        name = canonicalize_name(requirement.name)
         if name not in closure:
             closure[name] = metadata.version(name)
             todo += metadata.requires(name) or []
@@ -322,7 +323,7 @@ def test_the_image_pins_what_the_tests_ran_with() -> None:
     for line in (ROOT / "requirements.lock").read_text().splitlines():
         if line and not line.startswith("#"):
             name, _, version = line.partition("==")
-            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+            pins[canonicalize_name(name)] = version
     assert pins == _runtime_closure()
 
 

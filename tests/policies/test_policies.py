@@ -376,6 +376,7 @@ def test_set_members_writes_each_member_once_and_a_missing_parent_whole() -> Non
         (parent,) = set_members(missing, ("spec", "x"), members)
         assert jsonpatch.apply_patch(missing, [parent]) == {"spec": {"x": members}}
     assert set_members({"k": 1}, (), {"k": 1, "n": 2}) == ({"op": "add", "path": "/n", "value": 2},)
+    assert set_members({}, ("spec",), {}) == ()  # no members: no parent added either
 
 
 def test_every_policy_has_a_stable_id_summary_and_mode_key() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,7 +26,7 @@ from reconciler.informer import Gone, Informer
 from reconciler.leader import LeaderElector
 from reconciler.metrics import ReconcilerMetrics
 from reconciler.settings import ReconcilerSettings
-from tests.support import eventually
+from tests.support import eventually, free_port
 
 from ..conftest import ROOT, ControlPlane, running_control_plane
 from .conftest import Running, Start
@@ -136,9 +135,7 @@ def test_cli_sigterm_releases_the_lease(
     kube: Kube, namespace: str, control_plane: ControlPlane, tmp_path: Path
 ) -> None:
     config = tmp_path / "config.yaml"
-    with socket.socket() as probe:  # a free loopback port for the metrics endpoint
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # for the metrics endpoint
     section = {
         "leaseNamespace": namespace,
         "metricsPort": port,

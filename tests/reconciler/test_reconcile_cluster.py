@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mcp_admission.kube import APPLY_PATCH, MERGE_PATCH, Kube
+from mcp_admission.kube import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, Kube
 from policies.workloads import SKIP_ANNOTATION
 from tests.support import eventually
 
@@ -67,7 +67,7 @@ def test_drift_is_repaired_and_foreign_labels_are_kept(
             {"op": "add", "path": "/metadata/labels/cloud.example~1neg", "value": "keep-me"},
             {"op": "replace", "path": "/spec/ports", "value": [{"name": "other", "port": 9999}]},
         ],
-        content_type="application/json-patch+json",
+        content_type=JSON_PATCH,
     )
     eventually(lambda: converged(kube, namespace, "web"), "drift repair")
     sticky = service(kube, namespace, "mcp-web")
@@ -219,7 +219,7 @@ def test_a_service_the_apiserver_refuses_is_reported_once(
         "PATCH",
         f"/api/v1/namespaces/{namespace}/services/mcp-web",
         body=[{"op": "replace", "path": "/spec/ports/0/port", "value": 9999}],
-        content_type="application/json-patch+json",
+        content_type=JSON_PATCH,
     )
     eventually(lambda: events(kube, namespace, "ServiceApplyRejected"), "a rejection Event")
     running.settle()

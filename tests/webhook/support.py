@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import jsonpatch
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from certs.generate import generate_bundle, write_bundle
 from mcp_admission.config import Config
@@ -27,7 +28,6 @@ from webhook.server import WebhookServer
 from webhook.settings import WebhookSettings
 
 Json = dict[str, Any]
-GROUPS = {"Service": ("", "v1"), "StatefulSet": ("apps", "v1"), "Deployment": ("apps", "v1")}
 
 
 def make_tls(directory: Path) -> Path:
@@ -166,16 +166,10 @@ def serving(
 
 
 def metric(text: str, name: str, **labels: str) -> float:
-    """One sample's value from a Prometheus text exposition (0 when absent)."""
-    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        series, _, value = line.rpartition(" ")
-        sample, _, label_text = series.partition("{")
-        if sample != name:
-            continue
-        got = ",".join(sorted(p for p in label_text.rstrip("}").split(",") if p))
-        if got == want:
-            return float(value)
+    """One sample's value from a Prometheus text exposition (0 when absent), read by prometheus-client's
+    own parser."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
     return 0.0
