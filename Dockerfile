@@ -5,18 +5,18 @@
 # Python 3.11, as the tests run; dependencies pinned by requirements.lock.
 
 FROM python:3.11-slim-bookworm AS builder
-# Every wheel is gathered here, so no build backend (setuptools) and no build step reaches the final
-# image. --only-binary: the pinned dependencies come as published wheels, never compiled here.
+# Every wheel is gathered here (the project's and its runtime dependencies', at the locked versions), so
+# no build backend (setuptools) and no build step reaches the final image.
+# requirements.lock pins the tests' tools too; as constraints it adds nothing, it only fixes versions.
 WORKDIR /src
 COPY requirements.lock ./
-RUN pip wheel --no-cache-dir --no-deps --only-binary=:all: --wheel-dir /wheels -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY mcp_admission/ mcp_admission/
 COPY policies/ policies/
 COPY webhook/ webhook/
 COPY certs/ certs/
 COPY reconciler/ reconciler/
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --wheel-dir /wheels -c requirements.lock .
 
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -20,9 +20,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from certs.pem import CertError, PrivateKey, ca_expired_message, expired, key_to_pem, to_pem
-
-from .settings import CertSettings
+from mcp_admission.certs.pem import CertError, PrivateKey, ca_expired_message, expired, key_to_pem, to_pem
+from mcp_admission.certs.settings import CertSettings
 
 KeyType = Literal["ecdsa", "rsa"]
 KEY_TYPES: tuple[KeyType, ...] = ("ecdsa", "rsa")

@@ -12,10 +12,10 @@ import logging
 import time
 from dataclasses import dataclass
 
-from certs.pem import CertError
-from certs.secret_data import b64
+from mcp_admission.backoff import backoff as jittered
+from mcp_admission.certs.pem import CertError
+from mcp_admission.certs.secret_data import b64
 from mcp_admission.kube import JSON, JSON_PATCH, Kube, KubeError
-from reconciler.queue import backoff as jittered
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 8

@@ -27,10 +27,10 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 
-from certs.generate import CLOCK_SKEW, ca_for, cross_sign, issue_for, normal_name, service_names
-from certs.inject import ATTEMPTS, backoff, inject_ca_bundle
-from certs.metrics import ENSURE_ERRORS, ROTATIONS
-from certs.pem import (
+from mcp_admission.certs.generate import CLOCK_SKEW, ca_for, cross_sign, issue_for, normal_name, service_names
+from mcp_admission.certs.inject import ATTEMPTS, backoff, inject_ca_bundle
+from mcp_admission.certs.metrics import ENSURE_ERRORS, ROTATIONS
+from mcp_admission.certs.pem import (
     CertError,
     PrivateKey,
     cert_names,
@@ -43,8 +43,8 @@ from certs.pem import (
     signed_by,
     to_pem,
 )
-from certs.secret_data import b64, secret_bytes
-from certs.settings import CertSettings
+from mcp_admission.certs.secret_data import b64, secret_bytes
+from mcp_admission.certs.settings import CertSettings
 from mcp_admission.kube import JSON, Kube, KubeError
 
 log = logging.getLogger(__name__)

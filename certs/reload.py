@@ -16,8 +16,8 @@ from pathlib import Path
 
 from cryptography import x509
 
-from certs.metrics import CERT_EXPIRY, RELOAD_ERRORS, RELOADS
-from certs.pem import CertError, check_pair, issuing_ca, load_certs
+from mcp_admission.certs.metrics import CERT_EXPIRY, RELOAD_ERRORS, RELOADS
+from mcp_admission.certs.pem import CertError, check_pair, issuing_ca, load_certs
 
 log = logging.getLogger(__name__)
 

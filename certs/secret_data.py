@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from certs.pem import CertError
+from mcp_admission.certs.pem import CertError
 
 
 def secret_bytes(secret: dict[str, Any], key: str, what: str, *, optional: bool = False) -> bytes:

@@ -1,10 +1,24 @@
-"""mcp-admission's policy engine: pure decisions about MCP workloads (see docs/policies.md)."""
+"""mcp-admission's policy engine: pure decisions about MCP workloads (see docs/policies.md).
 
-from .admission import admit
-from .defaults import with_server_defaults
-from .engine import ALL_POLICIES, POLICY_IDS, clean_warnings, decide, warning_text
-from .model import ALLOW, JSON, Decision, Finding, Operation, Outcome, PatchOp, Phase, PolicyError, Request
-from .settings import Mode, PolicyConfig
+The engine is in engine/, each policy in a file of its own, and registry.py lists them.
+"""
+
+from mcp_admission.policies.engine.decide import clean_warnings, decide, evaluate, warning_text, workload_of
+from mcp_admission.policies.engine.model import (
+    ALLOW,
+    JSON,
+    Decision,
+    Finding,
+    Operation,
+    Outcome,
+    PatchOp,
+    Phase,
+    PolicyError,
+    Request,
+)
+from mcp_admission.policies.engine.policy import Policy
+from mcp_admission.policies.engine.settings import Mode, PolicySettings
+from mcp_admission.policies.registry import ALL_POLICIES, POLICY_IDS, PolicyConfig
 
 __all__ = [
     "ALLOW",
@@ -18,12 +32,14 @@ __all__ = [
     "Outcome",
     "PatchOp",
     "Phase",
+    "Policy",
     "PolicyConfig",
     "PolicyError",
+    "PolicySettings",
     "Request",
-    "admit",
     "clean_warnings",
     "decide",
+    "evaluate",
     "warning_text",
-    "with_server_defaults",
+    "workload_of",
 ]

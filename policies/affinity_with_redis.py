@@ -6,16 +6,16 @@ pod; ToolHive's docs recommend sessionAffinity: None once sessions live in Redis
 
 from __future__ import annotations
 
-from .catalog import Policy, int_field
-from .model import NO_OUTCOME, Finding, Outcome, Phase, Request
-from .session_storage import uses_redis
-from .settings import PolicyConfig
-from .workloads import MCP_RESOURCE_KINDS, Workload, mapping
+from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Phase, Request
+from mcp_admission.policies.engine.policy import Policy, int_field
+from mcp_admission.policies.engine.settings import PolicySettings
+from mcp_admission.policies.engine.workloads import MCP_RESOURCE_KINDS, Workload, mapping
+from mcp_admission.policies.session_storage import uses_redis
 
 ID = "affinity-with-redis"
 
 
-def evaluate(request: Request, workload: Workload, config: PolicyConfig) -> Outcome:
+def evaluate(request: Request, workload: Workload, settings: PolicySettings) -> Outcome:
     spec = mapping(request.object.get("spec"))
     replicas = int_field(spec.get("replicas"))
     # sessionAffinity: the CRDs default it to ClientIP before admission webhooks see the object.
@@ -34,4 +34,5 @@ POLICY = Policy(
     kinds=MCP_RESOURCE_KINDS,
     operations=frozenset({"CREATE", "UPDATE"}),
     evaluate=evaluate,
+    settings=PolicySettings,
 )

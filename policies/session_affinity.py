@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from .catalog import Policy
-from .model import NO_OUTCOME, Finding, Outcome, Phase, Request
-from .patch import set_members
-from .settings import PolicyConfig
-from .workloads import Workload
+from typing import Annotated
+
+from pydantic import Field
+
+from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Phase, Request
+from mcp_admission.policies.engine.patch import set_members
+from mcp_admission.policies.engine.policy import Policy
+from mcp_admission.policies.engine.settings import PolicySettings
+from mcp_admission.policies.engine.workloads import Workload
 
 ID = "session-affinity"
+
+
+class SessionAffinitySettings(PolicySettings):
+    # ToolHive's own sticky Service uses 1800 s; the apiserver's default for ClientIP is 10800 s.
+    timeout_seconds: Annotated[int, Field(gt=0, le=86400)] = 1800
 
 
 def is_headless(spec: dict[str, object]) -> bool:
@@ -16,7 +25,7 @@ def is_headless(spec: dict[str, object]) -> bool:
     return spec.get("clusterIP") == "None" or (isinstance(ips, list) and ips[:1] == ["None"])
 
 
-def evaluate(request: Request, workload: Workload, config: PolicyConfig) -> Outcome:
+def evaluate(request: Request, workload: Workload, settings: SessionAffinitySettings) -> Outcome:
     obj = request.object
     spec = obj.get("spec")
     if not isinstance(spec, dict):  # no Service passes validation without one: nothing to default
@@ -27,7 +36,7 @@ def evaluate(request: Request, workload: Workload, config: PolicyConfig) -> Outc
     # The apiserver has defaulted an absent sessionAffinity to None before we are called.
     if spec.get("sessionAffinity") == "ClientIP":
         return NO_OUTCOME
-    timeout = config.policies.session_affinity.timeout_seconds
+    timeout = settings.timeout_seconds
     patch = set_members(
         obj,
         ("spec",),
@@ -44,4 +53,5 @@ POLICY = Policy(
     kinds=frozenset({"Service"}),
     operations=frozenset({"CREATE", "UPDATE"}),
     evaluate=evaluate,
+    settings=SessionAffinitySettings,
 )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .catalog import Policy, int_field
-from .model import NO_OUTCOME, Finding, Outcome, Phase, Request
-from .settings import PolicyConfig
-from .workloads import MCP_RESOURCE_KINDS, Workload, mapping
+from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Phase, Request
+from mcp_admission.policies.engine.policy import Policy, int_field
+from mcp_admission.policies.engine.settings import PolicySettings
+from mcp_admission.policies.engine.workloads import MCP_RESOURCE_KINDS, Workload, mapping
 
 ID = "session-storage"
 REPLICA_FIELDS = ("replicas", "backendReplicas")  # backendReplicas exists on MCPServer only
@@ -15,7 +15,7 @@ def uses_redis(spec: dict[str, object]) -> bool:
     return mapping(spec.get("sessionStorage")).get("provider") == "redis"
 
 
-def evaluate(request: Request, workload: Workload, config: PolicyConfig) -> Outcome:
+def evaluate(request: Request, workload: Workload, settings: PolicySettings) -> Outcome:
     spec = mapping(request.object.get("spec"))
     if uses_redis(spec):
         return NO_OUTCOME
@@ -35,4 +35,5 @@ POLICY = Policy(
     kinds=MCP_RESOURCE_KINDS,
     operations=frozenset({"CREATE", "UPDATE"}),
     evaluate=evaluate,
+    settings=PolicySettings,
 )

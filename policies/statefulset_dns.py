@@ -6,18 +6,34 @@ being undone (GitOps tools and ToolHive re-apply the original manifest) and othe
 
 from __future__ import annotations
 
-from .catalog import Policy
-from .model import NO_OUTCOME, Finding, Operation, Outcome, Phase, Request
-from .patch import set_value
-from .settings import PolicyConfig, is_dns1035_label
-from .workloads import Workload, mapping
+from pydantic import field_validator
+
+from mcp_admission.models import is_dns1035_label
+from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Operation, Outcome, Phase, Request
+from mcp_admission.policies.engine.patch import set_value
+from mcp_admission.policies.engine.policy import Policy
+from mcp_admission.policies.engine.settings import PolicySettings
+from mcp_admission.policies.engine.workloads import Workload, mapping
 
 ID = "statefulset-dns"
 
 
-def headless_service_name(statefulset_name: str, config: PolicyConfig) -> str | None:
+class StatefulSetDNSSettings(PolicySettings):
+    service_name_pattern: str = "mcp-{name}-headless"
+
+    @field_validator("service_name_pattern")
+    @classmethod
+    def _pattern_makes_service_names(cls, value: str) -> str:
+        if value.count("{name}") != 1 or "{" in value.replace("{name}", ""):
+            raise ValueError("must contain '{name}' exactly once and no other '{...}'")
+        if not is_dns1035_label(value.replace("{name}", "x")):
+            raise ValueError("must give a valid Service name (DNS-1035 label) for a name like 'x'")
+        return value
+
+
+def headless_service_name(statefulset_name: str, settings: StatefulSetDNSSettings) -> str | None:
     """The headless Service an MCP StatefulSet should name; None when that is no valid Service name."""
-    name = config.policies.statefulset_dns.service_name_pattern.replace("{name}", statefulset_name)
+    name = settings.service_name_pattern.replace("{name}", statefulset_name)
     return name if statefulset_name and is_dns1035_label(name) else None
 
 
@@ -25,9 +41,9 @@ def _service_name(obj: object) -> object:
     return mapping(mapping(obj).get("spec")).get("serviceName")
 
 
-def evaluate(request: Request, workload: Workload, config: PolicyConfig) -> Outcome:
+def evaluate(request: Request, workload: Workload, settings: StatefulSetDNSSettings) -> Outcome:
     name = workload.name
-    want = headless_service_name(name, config)
+    want = headless_service_name(name, settings)
     if want is None:
         return Outcome(findings=(Finding(ID, "name gives no valid headless Service name; set serviceName"),))
     current = _service_name(request.object)
@@ -54,4 +70,5 @@ POLICY = Policy(
     kinds=frozenset({"StatefulSet"}),
     operations=frozenset({"CREATE", "UPDATE"}),
     evaluate=evaluate,
+    settings=StatefulSetDNSSettings,
 )

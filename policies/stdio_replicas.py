@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .catalog import Policy, int_field
-from .model import NO_OUTCOME, Finding, Outcome, Phase, Request
-from .patch import set_members
-from .settings import PolicyConfig
-from .workloads import Workload, mapping
+from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Phase, Request
+from mcp_admission.policies.engine.patch import set_members
+from mcp_admission.policies.engine.policy import Policy, int_field
+from mcp_admission.policies.engine.settings import PolicySettings
+from mcp_admission.policies.engine.workloads import Workload, mapping
 
 ID = "stdio-replicas"
 # Fields capped per kind. MCPServer: proxy runner and backend replicas (CRD v1alpha1 and v1beta1).
@@ -21,7 +21,7 @@ def transport_of(request: Request, workload: Workload) -> str | None:
     return workload.transport
 
 
-def evaluate(request: Request, workload: Workload, config: PolicyConfig) -> Outcome:
+def evaluate(request: Request, workload: Workload, settings: PolicySettings) -> Outcome:
     if transport_of(request, workload) != "stdio":
         return NO_OUTCOME
     spec = mapping(request.object.get("spec"))
@@ -43,4 +43,5 @@ POLICY = Policy(
     kinds=frozenset(FIELDS),
     operations=frozenset({"CREATE", "UPDATE"}),
     evaluate=evaluate,
+    settings=PolicySettings,
 )

@@ -1,4 +1,4 @@
-"""The reconciler: MCP StatefulSets get the Services policies/backend_services.py says they need.
+"""The reconciler: MCP StatefulSets get the Services services.py says they need.
 
 Informers feed a deduplicating work queue keyed by StatefulSet namespace/name; workers compare the
 desired Services with the cached live ones and server-side apply only on drift. A field another manager
@@ -19,23 +19,22 @@ import time
 from typing import Any
 
 from mcp_admission.kube import APPLY_PATCH, MERGE_PATCH, Kube, KubeError
-from policies import Operation, PolicyConfig, Request, decide, warning_text
-from policies.backend_services import (
+from mcp_admission.policies import Operation, PolicyConfig, Request, decide, statefulset_dns, warning_text
+from mcp_admission.policies.statefulset_dns import headless_service_name
+from mcp_admission.policies.stdio_replicas import POLICY as STDIO_REPLICAS
+from mcp_admission.reconciler import events
+from mcp_admission.reconciler.drift import needs_apply
+from mcp_admission.reconciler.informer import Informer, Obj, object_key
+from mcp_admission.reconciler.metrics import ReconcilerMetrics
+from mcp_admission.reconciler.queue import WorkQueue
+from mcp_admission.reconciler.services import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
     ServicePlan,
     cluster_ip_service_name,
     plan_services,
 )
-from policies.statefulset_dns import headless_service_name
-from policies.stdio_replicas import POLICY as STDIO_REPLICAS
-
-from . import events
-from .drift import needs_apply
-from .informer import Informer, Obj, object_key
-from .metrics import ReconcilerMetrics
-from .queue import WorkQueue
-from .settings import ReconcilerSettings
+from mcp_admission.reconciler.settings import ReconcilerSettings
 
 log = logging.getLogger(__name__)
 FIELD_MANAGER = "mcp-admission"
@@ -315,7 +314,10 @@ class Reconciler:
         namespace, name = meta.get("namespace", ""), meta.get("name", "")
         wanted = {service["metadata"]["name"] for service in plan.services}
         wanted.add((sts.get("spec") or {}).get("serviceName"))
-        names = {cluster_ip_service_name(name), headless_service_name(name, self._policy)} - wanted
+        names = {
+            cluster_ip_service_name(name),
+            headless_service_name(name, self._policy.settings(statefulset_dns.POLICY)),
+        } - wanted
         cache = self._service_cache(namespace)
         found = (cache.get(f"{namespace}/{service}") for service in sorted(n for n in names if n))
         return [service for service in found if service is not None and _made_for(service, sts)]

@@ -13,9 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from mcp_admission.backoff import backoff
 from mcp_admission.kube import Kube, KubeError, WatchStream
-
-from .queue import backoff
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

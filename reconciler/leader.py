@@ -16,8 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mcp_admission.kube import Kube, KubeError
-
-from .settings import ReconcilerSettings
+from mcp_admission.reconciler.settings import ReconcilerSettings
 
 log = logging.getLogger(__name__)
 

@@ -7,16 +7,12 @@ Failed keys come back after an exponential backoff with jitter, reset when they 
 from __future__ import annotations
 
 import heapq
-import random
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 
-
-def backoff(attempt: int, base: float, cap: float) -> float:
-    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
-    return random.uniform(0, min(cap, base * 2 ** min(attempt, 32)))
+from mcp_admission.backoff import backoff
 
 
 class WorkQueue:

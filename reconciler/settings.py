@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from policies.settings import Model
+from mcp_admission.models import Model
 
 Seconds = Annotated[float, Field(gt=0)]
 

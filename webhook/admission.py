@@ -13,12 +13,18 @@ from typing import Any
 
 import orjson
 
-from policies import ALLOW, Phase, PolicyConfig, Request, decide
-from policies.catalog import Policy
-
-from . import metrics
-from .logs import DecisionLog
-from .review import BadReview, allowed_review, decision_review, parse_review, problem, rejected_review
+from mcp_admission.policies import ALLOW, Phase, PolicyConfig, Request, decide
+from mcp_admission.policies.engine.policy import Policy
+from mcp_admission.webhook import metrics
+from mcp_admission.webhook.decision_log import DecisionLog
+from mcp_admission.webhook.review import (
+    BadReview,
+    allowed_review,
+    decision_review,
+    parse_review,
+    problem,
+    rejected_review,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -71,7 +77,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
 class AdmissionHandler:
     """Answers AdmissionReview v1 requests with the engine's decision for one phase per path."""
 
-    def __init__(self, config: PolicyConfig, policies: Sequence[Policy], max_body_bytes: int) -> None:
+    def __init__(self, config: PolicyConfig, policies: Sequence[Policy[Any]], max_body_bytes: int) -> None:
         self.config = config
         self.policies = tuple(policies)
         self.max_body_bytes = max_body_bytes

@@ -10,12 +10,11 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from policies import ALL_POLICIES, PolicyConfig
-from policies.catalog import Policy
-
-from .admission import PATHS, AdmissionHandler, Receive, Scope, Send
-from .schema import admission_openapi
-from .settings import WebhookSettings
+from mcp_admission.policies import ALL_POLICIES, PolicyConfig
+from mcp_admission.policies.engine.policy import Policy
+from mcp_admission.webhook.admission import PATHS, AdmissionHandler, Receive, Scope, Send
+from mcp_admission.webhook.schema import admission_openapi
+from mcp_admission.webhook.settings import WebhookSettings
 
 
 class Health(BaseModel):
@@ -76,7 +75,7 @@ def create_app(
     config: PolicyConfig,
     settings: WebhookSettings | None = None,
     *,
-    policies: Sequence[Policy] = ALL_POLICIES,
+    policies: Sequence[Policy[Any]] = ALL_POLICIES,
     ready: Callable[[], bool] = lambda: True,
 ) -> WebhookApp:
     """The app for one configuration; `policies` lets a caller run a different set (tests, embedders)."""

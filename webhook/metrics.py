@@ -18,8 +18,8 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from policies import ALLOW, Decision
-from policies.workloads import CORE_KINDS, MCP_RESOURCE_KINDS
+from mcp_admission.policies import ALLOW, Decision
+from mcp_admission.policies.engine.workloads import CORE_KINDS, MCP_RESOURCE_KINDS
 
 # Label values come from requests: anything outside the kinds the policies know is "other", so a
 # stream of odd kinds cannot grow the registry without bound.

@@ -9,7 +9,7 @@ import base64
 
 import orjson
 
-from policies import JSON, Decision, Operation, Request, warning_text
+from mcp_admission.policies import JSON, Decision, Operation, Request, warning_text
 
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"

@@ -12,12 +12,11 @@ import uvicorn
 import uvloop
 from prometheus_client import start_http_server
 
-from certs.reload import CertReloader
-from policies import ALL_POLICIES, PolicyConfig
-from policies.catalog import Policy
-
-from .app import create_app
-from .settings import WebhookSettings
+from mcp_admission.certs.reload import CertReloader
+from mcp_admission.policies import ALL_POLICIES, PolicyConfig
+from mcp_admission.policies.engine.policy import Policy
+from mcp_admission.webhook.app import create_app
+from mcp_admission.webhook.settings import WebhookSettings
 
 log = logging.getLogger("mcp_admission.webhook")
 
@@ -33,7 +32,7 @@ class WebhookServer:
         config: PolicyConfig,
         settings: WebhookSettings,
         *,
-        policies: Sequence[Policy] = ALL_POLICIES,
+        policies: Sequence[Policy[Any]] = ALL_POLICIES,
         companions: Sequence[Companion] = (),
     ) -> None:
         self.settings = settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from policies.settings import Model
+from mcp_admission.models import Model
 
 MIB = 1024 * 1024
 

@@ -26,12 +26,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from mcp_admission.kube import Kube, api_client  # noqa: E402
-from policies import PolicyConfig  # noqa: E402
-from policies.backend_services import MANAGED_BY, MANAGED_BY_LABEL, desired_services  # noqa: E402
-from reconciler.controller import Reconciler  # noqa: E402
-from reconciler.drift import contained  # noqa: E402
-from reconciler.metrics import ReconcilerMetrics  # noqa: E402
-from reconciler.settings import ReconcilerSettings  # noqa: E402
+from mcp_admission.policies import PolicyConfig  # noqa: E402
+from mcp_admission.reconciler.controller import Reconciler  # noqa: E402
+from mcp_admission.reconciler.drift import contained  # noqa: E402
+from mcp_admission.reconciler.metrics import ReconcilerMetrics  # noqa: E402
+from mcp_admission.reconciler.services import MANAGED_BY, MANAGED_BY_LABEL, desired_services  # noqa: E402
+from mcp_admission.reconciler.settings import ReconcilerSettings  # noqa: E402
 from tests.reconciler.kubehelp import create_namespace, create_statefulset, statefulset  # noqa: E402
 
 CONTROL_PLANE = ROOT.parent / "shared" / "kube" / "control-plane"

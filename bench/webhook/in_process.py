@@ -23,9 +23,9 @@ from time import perf_counter_ns
 from payloads import PAYLOADS
 from serve import App, Message, baseline
 
-from mcp_admission.config import load_config
-from webhook import logs
-from webhook.app import create_app
+from mcp_admission import logs
+from mcp_admission.cli.config import load_config
+from mcp_admission.webhook.app import create_app
 
 _CACHE_SWEEP = bytearray(8 * 1024 * 1024)
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from payloads import PAYLOADS
 
-from certs.generate import generate_bundle, write_bundle
+from mcp_admission.certs.generate import generate_bundle, write_bundle
 
 HERE = Path(__file__).resolve().parent
 Body = tuple[Path, str]  # the AdmissionReview's file, the endpoint it is posted to

@@ -13,13 +13,13 @@ from typing import Any
 
 import orjson
 
-from mcp_admission.config import load_config
-from policies import Phase, decide
-from webhook import logs
-from webhook.admission import PATHS
-from webhook.review import decision_review, parse_review
-from webhook.server import WebhookServer, run_until_stopped
-from webhook.settings import WebhookSettings
+from mcp_admission import logs
+from mcp_admission.cli.config import load_config
+from mcp_admission.policies import Phase, decide
+from mcp_admission.webhook.admission import PATHS
+from mcp_admission.webhook.review import decision_review, parse_review
+from mcp_admission.webhook.server import WebhookServer, run_until_stopped
+from mcp_admission.webhook.settings import WebhookSettings
 
 Message = MutableMapping[str, Any]
 App = Callable[

@@ -10,8 +10,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from policies import JSON, Decision, Operation, PolicyConfig, Request, admit, with_server_defaults
+from mcp_admission.policies import JSON, Decision, Operation, PolicyConfig, Request
 
+from .admission import admit
+from .defaults import with_server_defaults
 from .loader import Manifest
 
 # Cluster-scoped kinds common in manifests: kubectl gives them no namespace, and neither do we.

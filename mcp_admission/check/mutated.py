@@ -14,7 +14,7 @@ from typing import TextIO
 
 import yaml
 
-from policies import JSON
+from mcp_admission.policies import JSON
 
 from .checker import Result
 

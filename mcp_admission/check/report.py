@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from policies import PatchOp
+from mcp_admission import exitcodes
+from mcp_admission.policies import PatchOp
 
 from .checker import Result
 from .loader import InputError
-
-EXIT_CLEAN = 0  # nothing fails the run (warnings may have been reported)
-EXIT_FAILED = 1  # a denial, or any warning under --strict
-EXIT_UNUSABLE = 2  # input that cannot be checked: missing file, broken YAML, bad configuration, ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +24,8 @@ class Report:
     @property
     def exit_code(self) -> int:
         if self.errors:  # the run is incomplete: that outranks whatever the rest found
-            return EXIT_UNUSABLE
-        return EXIT_FAILED if any(self.fails(r) for r in self.results) else EXIT_CLEAN
+            return exitcodes.UNUSABLE
+        return exitcodes.FAILED if any(self.fails(r) for r in self.results) else exitcodes.OK
 
 
 def location(result: Result) -> str:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from certs.generate import create_ca, generate_bundle, write_bundle
-from certs.pem import key_to_pem, signed_by, to_pem
+from mcp_admission.certs.generate import create_ca, generate_bundle, write_bundle
+from mcp_admission.certs.pem import key_to_pem, signed_by, to_pem
 from mcp_admission.cli import main
 
 from ..conftest import ControlPlane

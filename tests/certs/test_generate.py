@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from certs.generate import (
+from mcp_admission.certs.generate import (
     Bundle,
     create_ca,
     cross_sign,
@@ -23,7 +23,7 @@ from certs.generate import (
     service_names,
     write_bundle,
 )
-from certs.pem import CertError, key_to_pem, signed_by, to_pem
+from mcp_admission.certs.pem import CertError, key_to_pem, signed_by, to_pem
 
 from .tlsutil import TLSServer, served_cert
 

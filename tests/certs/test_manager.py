@@ -15,10 +15,10 @@ from kubernetes import config
 from kubernetes.client import ApiClient, Configuration
 from prometheus_client import REGISTRY
 
-from certs.generate import create_ca, issue_serving_cert
-from certs.manager import CertManager, EnsureResult
-from certs.pem import CertError, cert_names, key_to_pem, load_ca, signed_by, to_pem
-from certs.settings import CertSettings
+from mcp_admission.certs.generate import create_ca, issue_serving_cert
+from mcp_admission.certs.manager import CertManager, EnsureResult
+from mcp_admission.certs.pem import CertError, cert_names, key_to_pem, load_ca, signed_by, to_pem
+from mcp_admission.certs.settings import CertSettings
 from mcp_admission.kube import MERGE_PATCH, Kube
 
 from ..conftest import ControlPlane

@@ -13,8 +13,8 @@ import pytest
 from cryptography import x509
 from prometheus_client import REGISTRY
 
-from certs.generate import Bundle, generate_bundle
-from certs.reload import CertReloader
+from mcp_admission.certs.generate import Bundle, generate_bundle
+from mcp_admission.certs.reload import CertReloader
 from tests.support import eventually
 
 from .tlsutil import MountedSecret, TLSServer, connect, request, served_cert

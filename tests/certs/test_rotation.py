@@ -13,8 +13,8 @@ import pytest
 from cryptography import x509
 from prometheus_client import REGISTRY
 
-from certs.generate import create_ca, issue_serving_cert
-from certs.pem import key_to_pem, signed_by, to_pem
+from mcp_admission.certs.generate import create_ca, issue_serving_cert
+from mcp_admission.certs.pem import key_to_pem, signed_by, to_pem
 from mcp_admission.kube import KubeError
 from tests.support import eventually
 

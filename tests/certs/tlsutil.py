@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from certs.reload import CertReloader
+from mcp_admission.certs.reload import CertReloader
 
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from policies import POLICY_IDS
+from mcp_admission.policies import POLICY_IDS
 
 from .manifests import CONFIGMAP, SERVICE, SSE_SERVER, STDIO_SERVER, statefulset, stream
 from .runner import check

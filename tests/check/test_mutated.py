@@ -11,7 +11,7 @@ import jsonpatch
 import pytest
 import yaml
 
-from policies import with_server_defaults
+from mcp_admission.check.defaults import with_server_defaults
 
 from .manifests import CONFIGMAP, SERVICE, SSE_SERVER, STDIO_SERVER, statefulset, stream
 from .runner import check, script

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mcp_admission.config import ConfigError, load_config
-from policies import Mode
+from mcp_admission.cli.config import load_config
+from mcp_admission.configfile import ConfigError
+from mcp_admission.policies import Mode, session_affinity, statefulset_dns
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -20,7 +21,7 @@ def test_defaults_without_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MCP_ADMISSION_CONFIG", raising=False)
     config = load_config(None)
     assert set(config.modes.values()) == {Mode.WARN}
-    assert config.policies.session_affinity.timeout_seconds == 1800
+    assert config.settings(session_affinity.POLICY).timeout_seconds == 1800
     assert "kube-system" in config.excluded_namespaces
 
 
@@ -46,7 +47,7 @@ excludedNamespaces: [kube-system, mcp-admission]
     )
     assert config.modes["session-affinity"] is Mode.ENFORCE
     assert config.modes["stdio-replicas"] is Mode.OFF
-    assert config.policies.statefulset_dns.service_name_pattern == "{name}-pods"
+    assert config.settings(statefulset_dns.POLICY).service_name_pattern == "{name}-pods"
     assert config.workloads.selectors[0].transport == "stdio"
     assert config.excluded_namespaces == {"kube-system", "mcp-admission"}
 

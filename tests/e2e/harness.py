@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from policies import POLICY_IDS
+from mcp_admission.policies import POLICY_IDS
 from tests.check.runner import console_script
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,6 @@ models, pinned dependencies), which no single manifest can show; the cluster tes
 
 from __future__ import annotations
 
-import importlib.metadata as metadata
 import re
 import tomllib
 from pathlib import Path
@@ -14,14 +13,12 @@ from typing import Any
 
 import pytest
 import yaml
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 from pydantic import BaseModel
 
 from mcp_admission.cli import build_parser
-from mcp_admission.config import Config, load_config
-from policies import ALL_POLICIES, Phase
-from policies.workloads import TOOLHIVE_GROUP
+from mcp_admission.cli.config import Config, load_config
+from mcp_admission.policies import ALL_POLICIES, Phase
+from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP
 
 from .harness import OVERLAYS, ROOT, Obj, config_text, find, render
 
@@ -301,30 +298,6 @@ def test_local_overlay_points_the_webhooks_at_loopback(rendered: dict[str, list[
     for kind, path in zip(WEBHOOK_KINDS, ("/mutate", "/validate"), strict=True):
         (configuration,) = find(objs, kind)
         assert configuration["webhooks"][0]["clientConfig"] == {"url": f"https://127.0.0.1:8443{path}"}
-
-
-def _runtime_closure() -> dict[str, str]:
-    """Name → installed version of every runtime dependency of the project (no extras)."""
-    closure: dict[str, str] = {}
-    todo = [r for r in metadata.requires("mcp-admission") or [] if "extra ==" not in r]
-    while todo:
-        requirement = Requirement(todo.pop())
-        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
-            continue
-        name = canonicalize_name(requirement.name)
-        if name not in closure:
-            closure[name] = metadata.version(name)
-            todo += metadata.requires(name) or []
-    return closure
-
-
-def test_the_image_pins_what_the_tests_ran_with() -> None:
-    pins = {}
-    for line in (ROOT / "requirements.lock").read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, _, version = line.partition("==")
-            pins[canonicalize_name(name)] = version
-    assert pins == _runtime_closure()
 
 
 def test_the_manifests_name_the_image_the_dockerfile_builds(rendered: dict[str, list[Obj]]) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from policies import session_storage, stdio_replicas, with_server_defaults
-from policies.defaults import _CRD_SPEC_DEFAULTS
-from policies.workloads import MCP_RESOURCE_KINDS, TOOLHIVE_GROUP, TOOLHIVE_VERSIONS
+from mcp_admission.check.defaults import _CRD_SPEC_DEFAULTS, with_server_defaults
+from mcp_admission.policies import session_storage, stdio_replicas
+from mcp_admission.policies.engine.workloads import MCP_RESOURCE_KINDS, TOOLHIVE_GROUP, TOOLHIVE_VERSIONS
 
 CRD_FILES = {
     "MCPServer": "toolhive.stacklok.dev_mcpservers.yaml",

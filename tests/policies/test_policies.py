@@ -8,7 +8,7 @@ from typing import Any
 import jsonpatch
 import pytest
 
-from policies import (
+from mcp_admission.policies import (
     ALL_POLICIES,
     Decision,
     Finding,
@@ -17,13 +17,14 @@ from policies import (
     Outcome,
     Phase,
     PolicyConfig,
+    PolicySettings,
     Request,
     decide,
     warning_text,
 )
-from policies.catalog import Policy
-from policies.patch import pointer, set_members, set_value
-from policies.workloads import SKIP_ANNOTATION
+from mcp_admission.policies.engine.patch import pointer, set_members, set_value
+from mcp_admission.policies.engine.policy import Policy
+from mcp_admission.policies.engine.workloads import SKIP_ANNOTATION
 
 from .apiserver_rules import service_problems, statefulset_update_problems
 from .toolhive_objects import backend_service, backend_statefulset, proxy_service, request_for
@@ -304,13 +305,19 @@ def test_enforce_denies_unshared_sessions_in_the_validating_phase_only() -> None
     )
 
 
-def raising(request: Request, workload: Any, config: PolicyConfig) -> Outcome:
+def raising(request: Request, workload: Any, settings: PolicySettings) -> Outcome:
     raise KeyError("boom")
 
 
 def test_a_policy_that_raises_is_contained_and_named() -> None:
     broken = Policy(
-        "broken", "always raises", Phase.MUTATE, frozenset({"StatefulSet"}), frozenset({"CREATE"}), raising
+        "broken",
+        "always raises",
+        Phase.MUTATE,
+        frozenset({"StatefulSet"}),
+        frozenset({"CREATE"}),
+        raising,
+        PolicySettings,
     )
     request = request_for(backend_statefulset("fetch", transport="stdio", replicas=3))
     decision = decide(request, CONFIG, policies=(broken, *ALL_POLICIES))
@@ -320,7 +327,7 @@ def test_a_policy_that_raises_is_contained_and_named() -> None:
     assert [op["path"] for op in decision.patch] == ["/spec/serviceName", "/spec/replicas"]
 
 
-def shouting(request: Request, workload: Any, config: PolicyConfig) -> Outcome:
+def shouting(request: Request, workload: Any, settings: PolicySettings) -> Outcome:
     name = workload.name
     return Outcome(
         findings=(
@@ -332,7 +339,15 @@ def shouting(request: Request, workload: Any, config: PolicyConfig) -> Outcome:
 
 
 def test_warnings_are_printable_short_and_unique() -> None:
-    loud = Policy("loud", "", Phase.VALIDATE, frozenset({"StatefulSet"}), frozenset({"CREATE"}), shouting)
+    loud = Policy(
+        "loud",
+        "",
+        Phase.VALIDATE,
+        frozenset({"StatefulSet"}),
+        frozenset({"CREATE"}),
+        shouting,
+        PolicySettings,
+    )
     decision = decide(request_for(backend_statefulset("fetch")), CONFIG, policies=(loud,))
     texts = [warning_text(w) for w in decision.warnings]
     assert texts[0] == "loud: bad name fetch"

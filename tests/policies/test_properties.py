@@ -9,8 +9,16 @@ import jsonpatch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policies import ALL_POLICIES, Decision, Operation, PolicyConfig, Request, decide, warning_text
-from policies.patch import apply
+from mcp_admission.policies import (
+    ALL_POLICIES,
+    Decision,
+    Operation,
+    PolicyConfig,
+    Request,
+    decide,
+    warning_text,
+)
+from mcp_admission.policies.engine.patch import apply
 
 from .toolhive_objects import backend_service, backend_statefulset, mcpserver_like, proxy_service, request_for
 

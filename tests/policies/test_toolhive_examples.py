@@ -10,7 +10,8 @@ import jsonpatch
 import pytest
 import yaml
 
-from policies import Finding, PolicyConfig, admit
+from mcp_admission.check.admission import admit
+from mcp_admission.policies import Finding, PolicyConfig
 
 from .toolhive_objects import request_for
 

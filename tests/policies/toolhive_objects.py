@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from policies import Operation, Request, with_server_defaults
+from mcp_admission.check.defaults import with_server_defaults
+from mcp_admission.policies import Operation, Request
 
 
 def labels(name: str, transport: str, port: int = 8080) -> dict[str, str]:

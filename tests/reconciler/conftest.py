@@ -8,10 +8,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from mcp_admission.kube import Kube, api_client
-from policies import PolicyConfig
-from reconciler.controller import Reconciler
-from reconciler.metrics import ReconcilerMetrics
-from reconciler.settings import ReconcilerSettings
+from mcp_admission.policies import PolicyConfig
+from mcp_admission.reconciler.controller import Reconciler
+from mcp_admission.reconciler.metrics import ReconcilerMetrics
+from mcp_admission.reconciler.settings import ReconcilerSettings
 
 from ..conftest import ControlPlane
 from .kubehelp import create_namespace, delete_namespace

@@ -7,9 +7,9 @@ import uuid
 from typing import Any
 
 from mcp_admission.kube import MERGE_PATCH, Kube, KubeError
-from policies import PolicyConfig
-from policies.backend_services import desired_services
-from reconciler.drift import contained
+from mcp_admission.policies import PolicyConfig
+from mcp_admission.reconciler.drift import contained
+from mcp_admission.reconciler.services import desired_services
 
 
 def statefulset(

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from policies import Operation, PolicyConfig, Request, decide, with_server_defaults
-from policies.backend_services import MANAGED_BY, MANAGED_BY_LABEL, desired_services, plan_services
-from policies.workloads import SKIP_ANNOTATION
+from mcp_admission.check.defaults import with_server_defaults
+from mcp_admission.policies import Operation, PolicyConfig, Request, decide
+from mcp_admission.policies.engine.workloads import SKIP_ANNOTATION
+from mcp_admission.reconciler.services import MANAGED_BY, MANAGED_BY_LABEL, desired_services, plan_services
 
 from ..policies.apiserver_rules import service_problems
 from .kubehelp import statefulset

@@ -6,8 +6,9 @@ import copy
 import threading
 from typing import Any
 
-from reconciler.drift import needs_apply
-from reconciler.queue import WorkQueue, backoff
+from mcp_admission.backoff import backoff
+from mcp_admission.reconciler.drift import needs_apply
+from mcp_admission.reconciler.queue import WorkQueue
 
 DESIRED: dict[str, Any] = {
     "apiVersion": "v1",

@@ -19,13 +19,13 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from mcp_admission.kube import Kube, KubeError, api_client
-from policies import PolicyConfig
-from reconciler import events
-from reconciler.controller import Reconciler
-from reconciler.informer import Gone, Informer
-from reconciler.leader import LeaderElector
-from reconciler.metrics import ReconcilerMetrics
-from reconciler.settings import ReconcilerSettings
+from mcp_admission.policies import PolicyConfig
+from mcp_admission.reconciler import events
+from mcp_admission.reconciler.controller import Reconciler
+from mcp_admission.reconciler.informer import Gone, Informer
+from mcp_admission.reconciler.leader import LeaderElector
+from mcp_admission.reconciler.metrics import ReconcilerMetrics
+from mcp_admission.reconciler.settings import ReconcilerSettings
 from tests.support import eventually, free_port
 
 from ..conftest import ROOT, ControlPlane, running_control_plane

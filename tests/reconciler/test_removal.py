@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from mcp_admission.kube import Kube
-from policies.backend_services import MANAGED_BY, MANAGED_BY_LABEL
-from policies.workloads import SKIP_ANNOTATION
+from mcp_admission.policies.engine.workloads import SKIP_ANNOTATION
+from mcp_admission.reconciler.services import MANAGED_BY, MANAGED_BY_LABEL
 from tests.support import eventually
 
 from .conftest import Start

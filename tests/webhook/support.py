@@ -19,13 +19,13 @@ import jsonpatch
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from certs.generate import generate_bundle, write_bundle
-from mcp_admission.config import Config
-from policies import ALL_POLICIES
-from policies.catalog import Policy
+from mcp_admission.certs.generate import generate_bundle, write_bundle
+from mcp_admission.cli.config import Config
+from mcp_admission.policies import ALL_POLICIES
+from mcp_admission.policies.engine.policy import Policy
+from mcp_admission.webhook.server import WebhookServer
+from mcp_admission.webhook.settings import WebhookSettings
 from tests.support import eventually, free_port
-from webhook.server import WebhookServer
-from webhook.settings import WebhookSettings
 
 Json = dict[str, Any]
 
@@ -123,7 +123,11 @@ class Served:
 
 @contextmanager
 def serving(
-    tls: Path, config: Config | None = None, *, policies: Sequence[Policy] = ALL_POLICIES, **settings: Any
+    tls: Path,
+    config: Config | None = None,
+    *,
+    policies: Sequence[Policy[Any]] = ALL_POLICIES,
+    **settings: Any,
 ) -> Iterator[Served]:
     """The real webhook server (uvicorn, TLS, metrics listener) on 127.0.0.1, in a thread of this process."""
     webhook = WebhookSettings(

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mcp_admission.config import Config
+from mcp_admission.cli.config import Config
 
 from .support import Json, Served, check_answer, make_tls, metric, patched, review, serving, toolhive_object
 

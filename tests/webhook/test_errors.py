@@ -11,10 +11,9 @@ import httpx
 import orjson
 import pytest
 
-from policies import ALL_POLICIES, Outcome, Phase, Request
-from policies.catalog import Policy
-from policies.settings import PolicyConfig
-from policies.workloads import Workload
+from mcp_admission.policies import ALL_POLICIES, Outcome, Phase, PolicySettings, Request
+from mcp_admission.policies.engine.policy import Policy
+from mcp_admission.policies.engine.workloads import Workload
 
 from .support import Json, Served, check_answer, metric, patched, review, serving
 from .test_admission import mcp_service
@@ -150,7 +149,7 @@ def test_content_length_above_the_limit_is_refused_before_the_body(served: Serve
     assert head.startswith(b"HTTP/1.1 413 ")
 
 
-def _raises(request: Request, workload: Workload, config: PolicyConfig) -> Outcome:
+def _raises(request: Request, workload: Workload, settings: PolicySettings) -> Outcome:
     raise RuntimeError("boom: this policy is broken")
 
 
@@ -161,6 +160,7 @@ BROKEN = Policy(
     kinds=frozenset({"Service"}),
     operations=frozenset({"CREATE", "UPDATE"}),
     evaluate=_raises,
+    settings=PolicySettings,
 )
 
 
@@ -184,7 +184,7 @@ def test_a_policy_that_raises_is_contained(tls: Path, caplog: pytest.LogCaptureF
     assert "boom" in logged[-1].fields["error"]  # type: ignore[attr-defined]
 
 
-def _unserialisable_patch(request: Request, workload: Workload, config: PolicyConfig) -> Outcome:
+def _unserialisable_patch(request: Request, workload: Workload, settings: PolicySettings) -> Outcome:
     # A buggy policy whose patch is not JSON: it fails in the webhook (serialising), not in the engine.
     return Outcome(patch=({"op": "add", "path": "/x", "value": {1, 2}},))
 
@@ -196,6 +196,7 @@ BUGGY = Policy(
     kinds=frozenset({"Service"}),
     operations=frozenset({"CREATE"}),
     evaluate=_unserialisable_patch,
+    settings=PolicySettings,
 )
 
 

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
 
-from mcp_admission.config import Config
-from policies import POLICY_IDS
-from webhook.admission import Message
-from webhook.app import WebhookApp, create_app
+from mcp_admission.cli.config import Config
+from mcp_admission.policies import POLICY_IDS
+from mcp_admission.webhook.admission import Message
+from mcp_admission.webhook.app import WebhookApp, create_app
 
 from .support import Json, check_answer
 

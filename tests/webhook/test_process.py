@@ -186,7 +186,7 @@ def test_dev_mode_makes_a_throwaway_ca(tmp_path: Path) -> None:
             2,
             "MCP_ADMISSION_GRACE_PERIOD: Input should be a valid integer",
         ),
-        (["--cert-file", "/nonexistent/tls.crt"], {}, 1, "cannot read /nonexistent/tls.crt"),
+        (["--cert-file", "/nonexistent/tls.crt"], {}, 2, "cannot read /nonexistent/tls.crt"),
     ],
 )
 def test_unusable_settings_are_refused_clearly(

@@ -13,9 +13,10 @@ import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from policies import ALLOW, Decision, Finding, Operation, Phase, PolicyError
-from webhook.logs import DecisionLog, JSONFormatter
-from webhook.metrics import BUCKETS, DecisionMetrics
+from mcp_admission.logs import JSONFormatter
+from mcp_admission.policies import ALLOW, Decision, Finding, Operation, Phase, PolicyError
+from mcp_admission.webhook.decision_log import DecisionLog
+from mcp_admission.webhook.metrics import BUCKETS, DecisionMetrics
 
 
 def scrape(collector: DecisionMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

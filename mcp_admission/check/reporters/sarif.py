@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import orjson
 
-from policies import ALL_POLICIES, Finding
+from mcp_admission.policies import ALL_POLICIES, Finding
 
 from ..checker import Result
 from ..loader import STDIN_NAME, InputError

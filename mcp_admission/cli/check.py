@@ -1,4 +1,4 @@
-"""The `check` subcommand: arguments in, report out, exit code back (see the package docstring)."""
+"""`mcp-admission check`: the webhook's decisions, offline, for manifests in CI."""
 
 from __future__ import annotations
 
@@ -8,16 +8,24 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from mcp_admission.config import ConfigError, load_config
-
-from . import __doc__ as EXIT_CODES
-from .checker import check, previous_versions
-from .loader import InputError, Manifest, expand, load
-from .mutated import STDOUT, write_mutated
-from .report import EXIT_UNUSABLE, Report
-from .reporters import FORMATS
+from mcp_admission import exitcodes
+from mcp_admission.check.checker import check, previous_versions
+from mcp_admission.check.loader import InputError, Manifest, expand, load
+from mcp_admission.check.mutated import STDOUT, write_mutated
+from mcp_admission.check.report import Report
+from mcp_admission.check.reporters import FORMATS
+from mcp_admission.cli.config import load_config
+from mcp_admission.configfile import ConfigError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXIT_CODES = exitcodes.epilog(
+    ok="nothing fails the run (there may be warnings and patches the webhook would make)",
+    failed="a policy in enforce mode denies an object, or, under --strict, any warning",
+    unusable="unusable input: a missing or unreadable file, a directory without manifests, YAML that\n"
+    "     does not parse (reported as file:line), a document that is not a Kubernetes object (no kind or\n"
+    "     apiVersion), a bad configuration file, or mutated manifests that cannot be written.\n"
+    "     Every good document is still checked and reported; 2 outranks 1.",
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="check manifests against the policies, offline (for CI)",
         description="Run the webhook's decisions on manifests: each object is defaulted as the apiserver "
         "would, then mutated and validated. Objects are CREATEs, or UPDATEs when --old has them.",
-        epilog="Exit codes:" + EXIT_CODES.split("Exit codes:", 1)[1],
+        epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -82,10 +90,10 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(args.config)
     except ConfigError as exc:
         print(f"mcp-admission check: {exc}", file=sys.stderr)
-        return EXIT_UNUSABLE
+        return exitcodes.UNUSABLE
     if args.old.count("-") + (args.files or []).count("-") > 1 or ("-" in args.old and args.files is None):
         print("mcp-admission check: stdin (-) can be read only once", file=sys.stderr)
-        return EXIT_UNUSABLE
+        return exitcodes.UNUSABLE
 
     errors: list[InputError] = []
     old = previous_versions(_load_all(args.old, errors), args.namespace)

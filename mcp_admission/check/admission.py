@@ -7,16 +7,26 @@ one replica no longer needs a session-storage warning).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from .catalog import Policy
-from .engine import ALL_POLICIES, clean_warnings, evaluate, workload_of
-from .model import ALLOW, JSON, Decision, Phase, Request
-from .patch import apply
-from .settings import PolicyConfig
+from mcp_admission.policies import (
+    ALL_POLICIES,
+    ALLOW,
+    JSON,
+    Decision,
+    Phase,
+    Policy,
+    PolicyConfig,
+    Request,
+    clean_warnings,
+    evaluate,
+    workload_of,
+)
+from mcp_admission.policies.engine.patch import apply
 
 
 def admit(
-    request: Request, config: PolicyConfig, policies: Sequence[Policy] = ALL_POLICIES
+    request: Request, config: PolicyConfig, policies: Sequence[Policy[Any]] = ALL_POLICIES
 ) -> tuple[Decision, JSON]:
     """Both webhooks' decisions as one, and the object as the apiserver would store it."""
     workload = workload_of(request, config)

@@ -1,6 +1,8 @@
-"""The one configuration file every command reads: the engine's settings plus each part's own section.
+"""The configuration file as data: YAML read and validated into a model, every problem a ConfigError
+naming the file and the key (or the flag or variable an override came from).
 
-YAML, validated by pydantic; any problem becomes a ConfigError naming the file and the key.
+Which model the file holds is the CLI's to say (mcp_admission.cli.config): each part declares its own
+section, so this bottom layer knows none of them.
 """
 
 from __future__ import annotations
@@ -11,12 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
-
-from certs.settings import CertSettings
-from policies.settings import PolicyConfig
-from reconciler.settings import ReconcilerSettings
-from webhook.settings import WebhookSettings
+from pydantic import BaseModel, ValidationError
 
 CONFIG_ENV = "MCP_ADMISSION_CONFIG"
 
@@ -27,14 +24,17 @@ class ConfigError(Exception):
     """A configuration that cannot be used; the message is for the user as it is."""
 
 
-class Config(PolicyConfig):
-    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
-    reconciler: ReconcilerSettings = Field(default_factory=ReconcilerSettings)
-    certs: CertSettings = Field(default_factory=CertSettings)
-
-
 def _location(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _problems(exc: ValidationError, where: Callable[[tuple[int | str, ...]], str]) -> str:
+    """Each of pydantic's errors as "<where>: <message>", one line."""
+    return "; ".join(f"{where(e['loc'])}: {e['msg']}" for e in exc.errors())
+
+
+def _named(loc: tuple[int | str, ...], names: Mapping[str, str]) -> str:
+    return names.get(str(loc[0]), _location(loc)) if loc else _location(loc)
 
 
 def with_overrides(section: M, overrides: Mapping[str, object], names: Mapping[str, str]) -> M:
@@ -50,20 +50,11 @@ def with_overrides(section: M, overrides: Mapping[str, object], names: Mapping[s
         raise ConfigError(_problems(exc, lambda loc: _named(loc, names))) from None
 
 
-def _problems(exc: ValidationError, where: Callable[[tuple[int | str, ...]], str]) -> str:
-    """Each of pydantic's errors as "<where>: <message>", one line."""
-    return "; ".join(f"{where(e['loc'])}: {e['msg']}" for e in exc.errors())
-
-
-def _named(loc: tuple[int | str, ...], names: Mapping[str, str]) -> str:
-    return names.get(str(loc[0]), _location(loc)) if loc else _location(loc)
-
-
-def load_config(path: str | os.PathLike[str] | None = None) -> Config:
-    """The configuration from `path`, else $MCP_ADMISSION_CONFIG, else the built-in defaults."""
+def read_config(model: type[M], path: str | os.PathLike[str] | None = None) -> M:
+    """`model` from the file at `path`, else $MCP_ADMISSION_CONFIG, else its defaults."""
     path = path or os.environ.get(CONFIG_ENV) or None
     if path is None:
-        return Config()
+        return model()
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -80,6 +71,6 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the configuration must be a mapping, not {type(data).__name__}")
     try:
-        return Config.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{path}: invalid configuration: {_problems(exc, _location)}") from None

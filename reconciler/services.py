@@ -1,6 +1,6 @@
 """The backend Services an MCP StatefulSet needs (design §3), as the reconciler applies them.
 
-Pure like the rest of policies/: the manifests follow from the StatefulSet and the configuration only.
+Pure: the manifests follow from the StatefulSet and the configuration only.
 For a served transport (sse, streamable-http) ToolHive's pair: headless `mcp-X-headless` (pod DNS, see
 statefulset-dns) and ClusterIP `mcp-X` (sticky, see session-affinity), both owned by the StatefulSet.
 """
@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .model import JSON, Operation, Request
-from .session_affinity import ID as SESSION_AFFINITY
-from .settings import PolicyConfig, is_dns1035_label
-from .statefulset_dns import ID as STATEFULSET_DNS
-from .statefulset_dns import headless_service_name
-from .workloads import SKIP_ANNOTATION, mapping, recognise
+from mcp_admission.models import is_dns1035_label
+from mcp_admission.policies import JSON, PolicyConfig, session_affinity, statefulset_dns
+from mcp_admission.policies.engine.workloads import SKIP_ANNOTATION, mapping, recognise_object
+from mcp_admission.policies.statefulset_dns import headless_service_name
+
+SESSION_AFFINITY = session_affinity.ID
+STATEFULSET_DNS = statefulset_dns.ID
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "mcp-admission"
@@ -104,9 +105,7 @@ def plan_services(statefulset: JSON, config: PolicyConfig) -> ServicePlan:
         return ServicePlan(skipped="no name or namespace")
     if namespace in config.excluded_namespaces:
         return ServicePlan(skipped="namespace excluded")
-    workload = recognise(
-        Request("apps", "v1", "StatefulSet", Operation.UPDATE, namespace, name, obj), config.workloads
-    )
+    workload = recognise_object("apps", "v1", "StatefulSet", namespace, name, obj, config.workloads)
     if workload is None:
         return ServicePlan(skipped="not an MCP workload")
     if workload.transport not in SERVED_TRANSPORTS:
@@ -153,7 +152,7 @@ def plan_services(statefulset: JSON, config: PolicyConfig) -> ServicePlan:
 
     services = []
     reasons = []
-    headless = headless_service_name(name, config)
+    headless = headless_service_name(name, config.settings(statefulset_dns.POLICY))
     if STATEFULSET_DNS in skipped:
         reasons.append(f"opted out of {STATEFULSET_DNS}: no headless Service")
     elif headless is None:
@@ -167,7 +166,7 @@ def plan_services(statefulset: JSON, config: PolicyConfig) -> ServicePlan:
         # the webhook's session-affinity policy leaves this Service as we make it.
         services.append(manifest(sticky, {SKIP_ANNOTATION: SESSION_AFFINITY}, {"sessionAffinity": "None"}))
     else:
-        timeout = config.policies.session_affinity.timeout_seconds
+        timeout = config.settings(session_affinity.POLICY).timeout_seconds
         affinity = {
             "sessionAffinity": "ClientIP",
             "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": timeout}},

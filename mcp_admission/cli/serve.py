@@ -12,15 +12,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from certs.generate import generate_bundle, write_bundle
-from certs.manager import CertManager
-from certs.pem import CertError
-from mcp_admission.config import Config, ConfigError, load_config, with_overrides
-from mcp_admission.kube import Kube, KubeError, api_client
-
-from . import logs
-from .server import Companion, WebhookServer, run_until_stopped
-from .settings import WebhookSettings
+from mcp_admission import exitcodes, logs
+from mcp_admission.cli.config import Config, load_config
+from mcp_admission.configfile import ConfigError, with_overrides
+from mcp_admission.webhook.settings import WebhookSettings
 
 log = logging.getLogger("mcp_admission.webhook")
 
@@ -45,8 +40,6 @@ OPTIONS: dict[str, tuple[str, str, Any, str]] = {
     "max_body_bytes": ("--max-body-bytes", "MCP_ADMISSION_MAX_BODY_BYTES", int, "larger bodies get 413"),
 }
 DEV_SANS = ("localhost", "127.0.0.1", "::1")
-LOG_LEVELS = ("debug", "info", "warning", "error")
-LOG_LEVEL_ENV = "MCP_ADMISSION_LOG_LEVEL"
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,15 +48,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="run the admission webhook (HTTPS) and its metrics endpoint",
         description="Run the admission webhook. Each option falls back to its environment variable, then "
         "to the `webhook:` section of the configuration file.",
+        epilog=exitcodes.epilog(
+            failed="the server failed while running (TLS refused the certificate, the port is taken)",
+            unusable="a bad option, configuration, log level or unreadable certificate/key file",
+            ok="stopped by SIGTERM or SIGINT after finishing its requests",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", help="configuration file (env MCP_ADMISSION_CONFIG)")
     for flag, env, kind, text in OPTIONS.values():
         parser.add_argument(flag, type=kind, default=None, help=f"{text} (env {env})")
-    parser.add_argument(
-        "--log-level",
-        choices=LOG_LEVELS,
-        help=f"(env {LOG_LEVEL_ENV}, default info)",
-    )
+    logs.add_level_option(parser)
     parser.add_argument(
         "--manage-certs",
         action="store_true",
@@ -96,16 +91,6 @@ def resolve_settings(
     return with_overrides(base, overrides, names)
 
 
-def _log_level(flag: str | None, environ: Mapping[str, str]) -> str:
-    """--log-level, else $MCP_ADMISSION_LOG_LEVEL, else info; argparse checks only the flag's value."""
-    if flag is not None:
-        return flag
-    level = (environ.get(LOG_LEVEL_ENV) or "info").lower()
-    if level not in LOG_LEVELS:
-        raise ConfigError(f"{LOG_LEVEL_ENV}: must be one of {', '.join(LOG_LEVELS)}")
-    return level
-
-
 def _configure(args: argparse.Namespace) -> tuple[Config, WebhookSettings]:
     """The configuration and the settings in force; ConfigError names what is wrong and where."""
     config = load_config(args.config)
@@ -116,6 +101,8 @@ def _configure(args: argparse.Namespace) -> tuple[Config, WebhookSettings]:
 
 
 def _dev_certificates(settings: WebhookSettings, directory: str) -> WebhookSettings:
+    from mcp_admission.certs.generate import generate_bundle, write_bundle
+
     write_bundle(generate_bundle("mcp-admission", "dev", extra_sans=DEV_SANS), directory)
     ca = Path(directory, "ca.crt")
     print(
@@ -130,12 +117,16 @@ def _dev_certificates(settings: WebhookSettings, directory: str) -> WebhookSetti
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, when serving: the other subcommands need none of the server's stack.
+    from mcp_admission.certs.pem import CertError
+    from mcp_admission.webhook.server import Companion, WebhookServer, run_until_stopped
+
     try:
-        logs.configure(_log_level(args.log_level, os.environ))
+        logs.configure(logs.level_from(args.log_level, os.environ))
         config, settings = _configure(args)
     except ConfigError as exc:
         print(f"mcp-admission serve: {exc}", file=sys.stderr)
-        return 2
+        return exitcodes.UNUSABLE
     with ExitStack() as stack:
         if args.dev:
             directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="mcp-admission-dev-"))
@@ -143,20 +134,23 @@ def run(args: argparse.Namespace) -> int:
                 settings = _dev_certificates(settings, directory)
             except CertError as exc:
                 print(f"mcp-admission serve --dev: {exc}", file=sys.stderr)
-                return 1
+                return exitcodes.FAILED
         for path in (settings.cert_file, settings.key_file):
             if not os.access(path, os.R_OK):
                 print(
                     f"mcp-admission serve: cannot read {path} (see --cert-file/--key-file)", file=sys.stderr
                 )
-                return 1
+                return exitcodes.UNUSABLE
         companions: list[Companion] = []
         if args.manage_certs:
+            from mcp_admission.certs.manager import CertManager
+            from mcp_admission.kube import Kube, KubeError, api_client
+
             try:
                 client = stack.enter_context(api_client(args.kubeconfig))
             except KubeError as exc:
                 print(f"mcp-admission serve --manage-certs: {exc}", file=sys.stderr)
-                return 1
+                return exitcodes.UNUSABLE
             companions.append(CertManager(config.certs, Kube(client)).run)
         server = WebhookServer(config, settings, companions=companions)
         log.info(
@@ -169,5 +163,5 @@ def run(args: argparse.Namespace) -> int:
             run_until_stopped(server)
         except (OSError, CertError) as exc:  # e.g. a certificate/key pair that TLS refuses
             print(f"mcp-admission serve: {exc}", file=sys.stderr)
-            return 1
-    return 0
+            return exitcodes.FAILED
+    return exitcodes.OK

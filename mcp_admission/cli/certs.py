@@ -6,25 +6,25 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, get_args
 
-from certs.generate import (
-    KEY_TYPES,
-    Bundle,
-    bundle_for,
-    issue_for,
-    normal_name,
-    service_names,
-    write_bundle,
-    write_files,
-)
-from certs.pem import CertError, cert_names, check_pair, check_signed, describe, expired, load_ca
-from certs.settings import CertSettings
-from mcp_admission.config import ConfigError, load_config, with_overrides
+from mcp_admission import exitcodes, logs
+from mcp_admission.certs.settings import CertSettings
+from mcp_admission.cli.config import load_config
+from mcp_admission.configfile import ConfigError, with_overrides
 
-EXIT_OK = 0
-EXIT_ERROR = 2  # unusable input or a failure to act: the message says which
+if TYPE_CHECKING:
+    from mcp_admission.certs.generate import Bundle
+
+# The certificate code (cryptography) and the kubernetes client are imported by the action that runs.
+KEY_TYPES: tuple[str, ...] = get_args(CertSettings.model_fields["key_type"].annotation)
 
 _DEFAULTS = CertSettings()
+EXIT_CODES = exitcodes.epilog(
+    failed="ensure: the cluster refused or failed a step (the message says which; run it again)",
+    unusable="a bad option or configuration, unreadable or invalid certificate material (generate, "
+    "verify: the message names the file and the problem), or an unusable kubeconfig",
+)
 
 
 def _config_option(parser: argparse.ArgumentParser) -> None:
@@ -41,12 +41,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "certs",
         help="make, check and rotate the webhook's TLS certificates (no cert-manager needed)",
         description="Certificates for the admission webhook: a CA and a serving certificate for its Service.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="certs_command", required=True, metavar="ACTION")
 
     gen = commands.add_parser(
         "generate",
         help="write a new CA and serving certificate to a directory",
+        epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Write ca.crt, tls.crt and tls.key (mode 0600) for SERVICE in NAMESPACE, each replaced\n"
         "atomically. The certificate names SERVICE, SERVICE.NS, SERVICE.NS.svc and\n"
@@ -95,6 +98,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     verify = commands.add_parser(
         "verify",
         help="check ca.crt, tls.crt and tls.key in a directory: pair, CA, names, expiry",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verify.add_argument("--dir", required=True, metavar="DIR", help="directory with ca.crt, tls.crt, tls.key")
     verify.add_argument("--service", help="also check the names for this Service")
@@ -108,11 +113,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "is due (CA rotation keeps the old CA trusted during an overlap), and write the caBundle into "
         "this product's webhook configurations. Safe to run from several places at once. `serve "
         "--manage-certs` runs the same pass at start and periodically.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ensure.add_argument("--namespace", help=f"namespace of the Secrets (default: {_DEFAULTS.namespace})")
     ensure.add_argument("--service", help=f"the webhook's Service (default: {_DEFAULTS.service})")
     ensure.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig (default: in-cluster, else ~/.kube)")
     _config_option(ensure)
+    logs.add_level_option(ensure)
     ensure.set_defaults(func=run_ensure)
 
 
@@ -132,12 +140,14 @@ def _settings(args: argparse.Namespace, **overrides: object) -> CertSettings:
     return with_overrides(load_config(args.config).certs, overrides, _OPTIONS)
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, code: int = exitcodes.UNUSABLE) -> int:
     print(f"mcp-admission certs: {message}", file=sys.stderr)
-    return EXIT_ERROR
+    return code
 
 
 def _read(path: str, what: str) -> bytes:
+    from mcp_admission.certs.pem import CertError
+
     try:
         return Path(path).read_bytes()
     except OSError as exc:
@@ -146,6 +156,9 @@ def _read(path: str, what: str) -> bytes:
 
 def _signed_with(args: argparse.Namespace, settings: CertSettings) -> Bundle:
     """A serving certificate signed by the CA given on the command line."""
+    from mcp_admission.certs.generate import Bundle, issue_for
+    from mcp_admission.certs.pem import load_ca
+
     ca_pem = _read(args.ca_cert, "the CA certificate")
     ca, ca_key = load_ca(ca_pem, _read(args.ca_key, "the CA key"), args.ca_cert)
     cert, key = issue_for(settings, ca, ca_key)
@@ -153,6 +166,9 @@ def _signed_with(args: argparse.Namespace, settings: CertSettings) -> Bundle:
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    from mcp_admission.certs.generate import bundle_for, service_names, write_bundle, write_files
+    from mcp_admission.certs.pem import CertError
+
     if bool(args.ca_cert) != bool(args.ca_key):
         return _fail("--ca-cert and --ca-key go together")
     if args.ca_cert and args.ca_key_out:
@@ -177,10 +193,13 @@ def run_generate(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     names = ", ".join(service_names(settings.service, settings.namespace, settings.extra_sans))
     print(f"wrote {os.path.join(args.out, 'ca.crt')}, tls.crt, tls.key for {names}")
-    return EXIT_OK
+    return exitcodes.OK
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from mcp_admission.certs.generate import normal_name, service_names
+    from mcp_admission.certs.pem import CertError, cert_names, check_pair, check_signed, describe, expired
+
     directory = Path(args.dir)
     try:
         chain, _ = check_pair(
@@ -205,20 +224,25 @@ def run_verify(args: argparse.Namespace) -> int:
         f"ok: {describe(leaf)} signed by {describe(ca)}; expires {leaf.not_valid_after_utc:%Y-%m-%d}, "
         f"CA expires {ca.not_valid_after_utc:%Y-%m-%d}; names: {', '.join(sorted(cert_names(leaf)))}"
     )
-    return EXIT_OK
+    return exitcodes.OK
 
 
 def run_ensure(args: argparse.Namespace) -> int:
-    # Imported here: `generate` and `verify` work without loading the kubernetes client.
-    from certs.manager import CertManager
+    from mcp_admission.certs.manager import CertManager
+    from mcp_admission.certs.pem import CertError
     from mcp_admission.kube import Kube, KubeError, api_client
 
     try:
+        logs.configure(logs.level_from(args.log_level, os.environ))
         settings = _settings(args, namespace=args.namespace, service=args.service)
-        with api_client(args.kubeconfig) as client:
-            result = CertManager(settings, Kube(client)).ensure_once()
-    except (CertError, ConfigError, KubeError) as exc:
+        client = api_client(args.kubeconfig)
+    except (ConfigError, KubeError) as exc:
         return _fail(str(exc))
+    try:
+        with client:
+            result = CertManager(settings, Kube(client)).ensure_once()
+    except (CertError, KubeError) as exc:
+        return _fail(str(exc), exitcodes.FAILED)
     for action in result.actions:
         print(action)
     if not result.changed:
@@ -227,4 +251,4 @@ def run_ensure(args: argparse.Namespace) -> int:
         f"serving certificate expires {result.serving_expires:%Y-%m-%d}, CA {result.ca_expires:%Y-%m-%d}"
         + (f"; CA overlap ends after {result.retire_at:%Y-%m-%d %H:%M} UTC" if result.retire_at else "")
     )
-    return EXIT_OK
+    return exitcodes.OK

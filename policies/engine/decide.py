@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from . import affinity_with_redis, session_affinity, session_storage, statefulset_dns, stdio_replicas
-from .catalog import Policy
-from .model import ALLOW, Decision, Finding, Operation, PatchOp, Phase, PolicyError, Request
-from .settings import Mode, PolicyConfig
-from .workloads import Workload, recognise
-
-ALL_POLICIES: tuple[Policy, ...] = (
-    session_affinity.POLICY,
-    statefulset_dns.POLICY,
-    stdio_replicas.POLICY,
-    session_storage.POLICY,
-    affinity_with_redis.POLICY,
+from mcp_admission.policies.engine.model import (
+    ALLOW,
+    Decision,
+    Finding,
+    Operation,
+    PatchOp,
+    Phase,
+    PolicyError,
+    Request,
 )
-POLICY_IDS = tuple(p.id for p in ALL_POLICIES)
+from mcp_admission.policies.engine.policy import Policy
+from mcp_admission.policies.engine.settings import Mode
+from mcp_admission.policies.engine.workloads import Workload, recognise
+from mcp_admission.policies.registry import ALL_POLICIES, PolicyConfig
 
 # kubectl shows each warning on one line; the apiserver's budget is 4096 runes for all of them.
 MAX_WARNING_RUNES = 120
@@ -78,7 +79,7 @@ def decide(
     request: Request,
     config: PolicyConfig,
     phase: Phase | None = None,
-    policies: Sequence[Policy] = ALL_POLICIES,
+    policies: Sequence[Policy[Any]] = ALL_POLICIES,
 ) -> Decision:
     """The decision for one request; `phase` keeps only the mutating or the validating policies."""
     workload = workload_of(request, config)
@@ -92,7 +93,7 @@ def evaluate(
     workload: Workload,
     config: PolicyConfig,
     phase: Phase | None = None,
-    policies: Sequence[Policy] = ALL_POLICIES,
+    policies: Sequence[Policy[Any]] = ALL_POLICIES,
 ) -> Decision:
     """Run the policies that apply to a recognised workload, in their modes."""
     skipped = workload.skipped
@@ -113,7 +114,7 @@ def evaluate(
         if mode is Mode.OFF:
             continue
         try:
-            outcome = policy.evaluate(request, workload, config)
+            outcome = policy.evaluate(request, workload, config.settings(policy))
         except Exception as exc:  # contained: this request goes on without that policy's effect
             errors.append(PolicyError(policy.id, f"{type(exc).__name__}: {exc}"))
             warnings.append(Finding(policy.id, "internal error; policy skipped for this object"))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import JSON
-from .workloads import TOOLHIVE_GROUP
+from mcp_admission.policies import JSON
+from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP
 
 # CRD structural-schema defaults (crds/*.yaml, v1alpha1 and v1beta1 alike).
 _CRD_SPEC_DEFAULTS: dict[str, dict[str, Any]] = {

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .model import JSON, Request
-from .settings import LabelSelectorRequirement, WorkloadSelector, WorkloadSettings
+from mcp_admission.policies.engine.model import JSON, Request
+from mcp_admission.policies.engine.settings import (
+    LabelSelectorRequirement,
+    WorkloadSelector,
+    WorkloadSettings,
+)
 
 TOOLHIVE_GROUP = "toolhive.stacklok.dev"
 TOOLHIVE_VERSIONS = frozenset({"v1alpha1", "v1beta1"})
@@ -89,16 +93,30 @@ def _owned_by_mcp(name: str, metadata: dict[str, Any]) -> bool:
 
 def recognise(request: Request, settings: WorkloadSettings) -> Workload | None:
     """The request's object as an MCP workload, or None when it is not one."""
-    group, kind = request.group, request.kind
-    obj = mapping(request.object)
+    return recognise_object(
+        request.group,
+        request.version,
+        request.kind,
+        request.namespace,
+        request.name,
+        request.object,
+        settings,
+    )
+
+
+def recognise_object(
+    group: str, version: str, kind: str, namespace: str, name: str, obj: JSON, settings: WorkloadSettings
+) -> Workload | None:
+    """An object as an MCP workload, or None; `name` is used when its metadata has none (generateName)."""
+    obj = mapping(obj)
     metadata = mapping(obj.get("metadata"))
     labels = mapping(metadata.get("labels"))
-    name = metadata.get("name")
-    if not isinstance(name, str):
-        name = request.name
+    own_name = metadata.get("name")
+    if isinstance(own_name, str):
+        name = own_name
 
     if group == TOOLHIVE_GROUP:
-        if kind in MCP_RESOURCE_KINDS and request.version in TOOLHIVE_VERSIONS:
+        if kind in MCP_RESOURCE_KINDS and version in TOOLHIVE_VERSIONS:
             return Workload(group, kind, name, labels, None, _skipped(metadata))
         return None
     if (group, kind) not in CORE_KINDS:
@@ -115,7 +133,7 @@ def recognise(request: Request, settings: WorkloadSettings) -> Workload | None:
     transport = text(labels.get(TRANSPORT_LABEL)) or text(labels.get(TOOLHIVE_TRANSPORT_LABEL))
     if not selected or transport is None:  # a matching selector may select it, or say its transport
         for sel in settings.selectors:
-            if selector_matches(sel, kind, request.namespace, labels):
+            if selector_matches(sel, kind, namespace, labels):
                 selected = True
                 transport = transport or sel.transport
                 break

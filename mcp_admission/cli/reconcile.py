@@ -12,17 +12,11 @@ import threading
 import uuid
 from typing import Any
 
-from prometheus_client import start_http_server
-
-from mcp_admission.config import ConfigError, load_config, with_overrides
-from mcp_admission.kube import Kube, KubeError, api_client
-
-from .controller import Reconciler
-from .leader import LeaderElector
-from .metrics import ReconcilerMetrics
+from mcp_admission import exitcodes, logs
+from mcp_admission.cli.config import load_config
+from mcp_admission.configfile import ConfigError, with_overrides
 
 ONCE_TIMEOUT = 120  # seconds a --once pass may take, retries included
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 OPTION_NAMES = {"leader_elect": "--leader-elect", "metrics_port": "--metrics-port"}
 
 
@@ -34,6 +28,12 @@ def register(commands: Any) -> None:
             "Watch MCP StatefulSets and keep their headless and sticky Services as policy wants; remove"
             " ours that a StatefulSet no longer needs (never its governing serviceName)."
         ),
+        epilog=exitcodes.epilog(
+            failed="--once: the pass did not complete; else: the Lease was lost (restarted, it rejoins)",
+            unusable="a bad option, configuration, log level, kubeconfig or metrics port",
+            ok="stopped by SIGTERM or SIGINT, or --once completed",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
     parser.add_argument("--config", help="configuration file (default: $MCP_ADMISSION_CONFIG)")
@@ -54,23 +54,32 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--metrics-port", type=int, help="Prometheus port (0: none; default: reconciler.metricsPort)"
     )
+    logs.add_level_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Imported here, when reconciling: the other subcommands need none of the kubernetes client.
+    from prometheus_client import start_http_server
+
+    from mcp_admission.kube import Kube, KubeError, api_client
+    from mcp_admission.reconciler.controller import Reconciler
+    from mcp_admission.reconciler.leader import LeaderElector
+    from mcp_admission.reconciler.metrics import ReconcilerMetrics
+
     try:
+        logs.configure(logs.level_from(args.log_level, os.environ))
         config = load_config(args.config)
         overrides = {"leader_elect": args.leader_elect, "metrics_port": args.metrics_port}
         settings = with_overrides(config.reconciler, overrides, OPTION_NAMES)
     except ConfigError as exc:
         print(f"mcp-admission reconcile: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return exitcodes.UNUSABLE
     try:
         kube = Kube(api_client(args.kubeconfig, pool_size=settings.workers + 4))  # + watches, lease
     except KubeError as exc:
         print(f"mcp-admission reconcile: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return exitcodes.UNUSABLE
 
     metrics = ReconcilerMetrics()
     if settings.metrics_port and not args.once:
@@ -78,10 +87,10 @@ def run(args: argparse.Namespace) -> int:
             start_http_server(settings.metrics_port, settings.metrics_address)
         except OSError as exc:
             print(f"mcp-admission reconcile: metrics port {settings.metrics_port}: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            return exitcodes.UNUSABLE
     reconciler = Reconciler(kube, config, settings, metrics, tuple(args.namespace))
     if args.once:
-        return EXIT_OK if reconciler.run_once(ONCE_TIMEOUT) else EXIT_FAILED
+        return exitcodes.OK if reconciler.run_once(ONCE_TIMEOUT) else exitcodes.FAILED
 
     stop = threading.Event()
 
@@ -93,8 +102,8 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     if not settings.leader_elect:
         reconciler.run(stop)
-        return EXIT_OK
+        return exitcodes.OK
     identity = f"{os.environ.get('POD_NAME') or socket.gethostname()}_{uuid.uuid4().hex[:8]}"
     elector = LeaderElector(kube, settings, identity, lambda leading: metrics.is_leader.set(int(leading)))
     # Losing the Lease ends the process (as client-go does): a restart starts clean as a standby.
-    return EXIT_OK if elector.run(stop, reconciler.run) else EXIT_FAILED
+    return exitcodes.OK if elector.run(stop, reconciler.run) else exitcodes.FAILED

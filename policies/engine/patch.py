@@ -6,7 +6,7 @@ from typing import Any
 
 import jsonpatch
 
-from .model import JSON, PatchOp
+from mcp_admission.policies.engine.model import JSON, PatchOp
 
 
 def escape(token: str) -> str:

@@ -1,0 +1,12 @@
+"""The one exit-code convention of every subcommand (each --help states it with its own cases)."""
+
+from __future__ import annotations
+
+OK = 0  # the job is done and nothing fails it (check/audit: there may be warnings)
+FAILED = 1  # the job ran and fails: findings that fail the run, or a failure while working
+UNUSABLE = 2  # the job could not start: a bad flag, configuration, input, certificate or kubeconfig
+
+
+def epilog(failed: str, unusable: str, ok: str = "success") -> str:
+    """The exit-code section of a subcommand's --help."""
+    return f"exit codes:\n  {OK}  {ok}\n  {FAILED}  {failed}\n  {UNUSABLE}  {unusable}"

@@ -1,0 +1,36 @@
+"""The layering contract holds for the whole package, and would catch an upward import."""
+
+from __future__ import annotations
+
+from .layers import sources, violations
+
+
+def test_the_package_keeps_its_layers() -> None:
+    modules, packages = sources()
+    assert "mcp_admission.policies.engine.decide" in modules  # the mapped folders are read too
+    assert "mcp_admission.webhook.admission" in modules
+    problems = violations(modules, packages)
+    assert not problems, "\n".join(map(str, problems))
+
+
+def test_an_upward_import_is_caught() -> None:
+    bad = {
+        "mcp_admission.policies.engine.decide": "from mcp_admission.webhook.app import create_app\n",
+        "mcp_admission.kube": "from mcp_admission.cli.config import load_config\n",
+        "mcp_admission.check.checker": "import mcp_admission.reconciler.services\n",
+        "mcp_admission.policies.session_affinity": "import time\n",
+        "mcp_admission.somewhere": "",
+    }
+    found = {(v.module, v.why) for v in violations(bad)}
+    assert found == {
+        ("mcp_admission.policies.engine.decide", "imports a layer above its own"),
+        ("mcp_admission.kube", "imports a layer above its own"),
+        ("mcp_admission.check.checker", "adapters stay independent"),
+        ("mcp_admission.policies.session_affinity", "the engine stays pure"),
+        ("mcp_admission.somewhere", "in no layer: add it to LAYERS"),
+    }
+
+
+def test_relative_imports_resolve_inside_the_package() -> None:
+    bad = {"mcp_admission.policies.engine.decide": "from ...webhook import app\n"}
+    assert [v.imported for v in violations(bad)][:1] == ["mcp_admission.webhook"]
