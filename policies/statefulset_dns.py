@@ -59,8 +59,9 @@ def evaluate(request: Request, workload: Workload, settings: StatefulSetDNSSetti
     if old == want:  # the update undoes our value; the apiserver would refuse it (immutable field)
         patch = set_value(request.object, ("spec", "serviceName"), want)
         return Outcome(patch, (Finding(ID, f"kept serviceName {want}: it is immutable", fixed=True),))
-    problem = "serviceName is immutable, the apiserver refuses this" if current != old else "no pod DNS"
-    return Outcome(findings=(Finding(ID, f"{problem}; recreate: kubectl delete --cascade=orphan, re-apply"),))
+    problem = "serviceName is immutable (update refused)" if current != old else "no pod DNS"
+    advice = f"{problem}; recreate: kubectl delete sts --cascade=orphan, re-apply"
+    return Outcome(findings=(Finding(ID, advice),))
 
 
 POLICY = Policy(

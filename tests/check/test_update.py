@@ -41,7 +41,7 @@ def test_serviceName_change_is_predicted_to_be_refused(tmp_path: Path) -> None:
     (entry,) = entries(tmp_path, statefulset("search"), statefulset("search-v2"))
     assert entry["operation"] == "UPDATE" and entry["patch"] == []
     (warning,) = entry["warnings"]
-    assert warning["message"].startswith("serviceName is immutable, the apiserver refuses this; recreate")
+    assert warning["message"].startswith("serviceName is immutable (update refused); recreate")
 
 
 def test_old_object_without_pod_dns_explains_how_to_recreate(tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_old_object_without_pod_dns_explains_how_to_recreate(tmp_path: Path) -> 
     assert entry["warnings"] == [
         {
             "policy": "statefulset-dns",
-            "message": "no pod DNS; recreate: kubectl delete --cascade=orphan, re-apply",
+            "message": "no pod DNS; recreate: kubectl delete sts --cascade=orphan, re-apply",
         }
     ]
 

@@ -168,7 +168,7 @@ def test_update_reapplying_the_original_manifest_keeps_the_headless_name() -> No
 def test_update_of_a_legacy_statefulset_only_warns_how_to_recreate() -> None:
     decision = decide(updated("fetch", "fetch"), CONFIG)
     assert decision.patch == ()
-    assert "kubectl delete --cascade=orphan" in decision.warnings[0].message
+    assert "kubectl delete sts --cascade=orphan, re-apply" in decision.warnings[0].message
     changing = decide(updated("fetch", "mcp-fetch-headless"), CONFIG)
     assert changing.patch == () and "immutable" in changing.warnings[0].message
 
