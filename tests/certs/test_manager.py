@@ -219,7 +219,7 @@ def test_conflicts_are_re_read_and_retried(cluster: Cluster, caplog: pytest.LogC
         path = f"{cluster.secrets}/mcp-admission-tls"
         cluster.kube.request("PATCH", path, body=patch, content_type=MERGE_PATCH)
 
-    caplog.set_level(logging.INFO, logger="certs")
+    caplog.set_level(logging.INFO, logger="mcp_admission.certs")
     # A CA rotation (forced by a short-lived CA) makes the pass write the CA Secret, both caBundles and
     # the serving Secret.
     old, old_key = create_ca(

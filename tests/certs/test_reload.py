@@ -77,7 +77,7 @@ def test_bad_swaps_keep_the_old_pair_and_are_counted(
     good, other, later = (generate_bundle("webhook", "tools") for _ in range(3))
     trust = good.ca_cert_pem + later.ca_cert_pem
     mounted.publish(_files(good))
-    caplog.set_level(logging.ERROR, logger="certs.reload")
+    caplog.set_level(logging.ERROR, logger="mcp_admission.certs.reload")
     with TLSServer(mounted.path("tls.crt"), mounted.path("tls.key")) as server:
         bad_swaps = [
             ({**_files(good), "tls.crt": b"-----BEGIN CERTIFICATE-----\nnot base64\n"}, "not a valid PEM"),
