@@ -29,7 +29,7 @@ from cryptography import x509
 
 from mcp_admission.certs.generate import CLOCK_SKEW, ca_for, cross_sign, issue_for, normal_name, service_names
 from mcp_admission.certs.inject import ATTEMPTS, backoff, inject_ca_bundle
-from mcp_admission.certs.metrics import ENSURE_ERRORS, ROTATIONS
+from mcp_admission.certs.metrics import CertMetrics
 from mcp_admission.certs.pem import (
     CertError,
     PrivateKey,
@@ -117,9 +117,10 @@ def _due(cert: x509.Certificate, share: float, now: datetime) -> bool:
 
 
 class CertManager:
-    def __init__(self, settings: CertSettings, kube: Kube) -> None:
+    def __init__(self, settings: CertSettings, kube: Kube, metrics: CertMetrics) -> None:
         self.settings = settings
         self.kube = kube
+        self.metrics = metrics
         self._secrets = f"/api/v1/namespaces/{settings.namespace}/secrets"
 
     # -- reading ---------------------------------------------------------------------------------------
@@ -166,7 +167,7 @@ class CertManager:
     # -- deciding ----------------------------------------------------------------------------------------
 
     def _new_ca(self, now: datetime) -> tuple[x509.Certificate, PrivateKey]:
-        ROTATIONS.labels(cert="ca").inc()
+        self.metrics.rotations.labels(cert="ca").inc()
         return ca_for(self.settings, now=now)
 
     def _next_ca(
@@ -201,7 +202,7 @@ class CertManager:
         return None
 
     def _issue(self, ca: CAState, now: datetime) -> tuple[x509.Certificate, PrivateKey]:
-        ROTATIONS.labels(cert="serving").inc()
+        self.metrics.rotations.labels(cert="serving").inc()
         return issue_for(self.settings, ca.cert, ca.key, now=now)
 
     # -- writing -----------------------------------------------------------------------------------------
@@ -327,7 +328,7 @@ class CertManager:
             try:
                 result = await asyncio.to_thread(self.ensure_once)
             except CertError as exc:
-                ENSURE_ERRORS.inc()
+                self.metrics.ensure_errors.inc()
                 log.error(
                     "certificate pass failed (retrying in %.0f s): %s", min(interval, RETRY_SECONDS), exc
                 )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from mcp_admission.certs.metrics import CERT_EXPIRY, RELOAD_ERRORS, RELOADS
+from mcp_admission.certs.metrics import CertMetrics
 from mcp_admission.certs.pem import CertError, check_pair, issuing_ca, load_certs
 
 log = logging.getLogger(__name__)
@@ -27,9 +27,16 @@ _Snapshot = tuple[bytes, bytes] | str
 
 class CertReloader:
     def __init__(
-        self, context: ssl.SSLContext, cert_file: str, key_file: str, *, interval: float = 10.0
+        self,
+        context: ssl.SSLContext,
+        cert_file: str,
+        key_file: str,
+        *,
+        metrics: CertMetrics,
+        interval: float = 10.0,
     ) -> None:
         self.context = context
+        self.metrics = metrics
         self.cert_file = cert_file
         self.key_file = key_file
         # ca.crt beside the certificate, when there, only feeds the CA expiry gauge.
@@ -64,14 +71,14 @@ class CertReloader:
                 snapshot = retry
                 chain = self._validate_and_load(snapshot)
         except CertError as exc:
-            RELOAD_ERRORS.inc()
+            self.metrics.reload_errors.inc()
             kept = "keeping the previous pair" if self.loaded else "no certificate loaded"
             log.error("certificate reload refused (%s): %s", kept, exc)
             return False
         finally:
             self._seen = snapshot
         self.loaded = True
-        RELOADS.inc()
+        self.metrics.reloads.inc()
         self._record_expiry(chain)
         log.info(
             "serving certificate loaded: %s, expires %s",
@@ -103,7 +110,7 @@ class CertReloader:
                 raise CertError(f"{self.cert_file}: TLS refused the pair: {exc.reason or exc}") from None
 
     def _record_expiry(self, chain: list[x509.Certificate]) -> None:
-        CERT_EXPIRY.labels(cert="serving").set(chain[0].not_valid_after_utc.timestamp())
+        self.metrics.expiry.labels(cert="serving").set(chain[0].not_valid_after_utc.timestamp())
         try:
             cas = load_certs(Path(self.ca_file).read_bytes(), self.ca_file)
         except (OSError, CertError):
@@ -114,7 +121,7 @@ class CertReloader:
                 "%s: the serving certificate is not signed by any CA of %s", self.cert_file, self.ca_file
             )
             return
-        CERT_EXPIRY.labels(cert="ca").set(ca.not_valid_after_utc.timestamp())
+        self.metrics.expiry.labels(cert="ca").set(ca.not_valid_after_utc.timestamp())
 
     async def run(self) -> None:
         """Poll every `interval` seconds and reload on change, until cancelled."""

@@ -1,14 +1,14 @@
-"""The reconciler's Prometheus metrics, on a registry of the caller's choice (the default one in the CLI)."""
+"""The reconciler's Prometheus metrics, on the registry the caller gives (mcp_admission.metrics)."""
 
 from __future__ import annotations
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 PREFIX = "mcp_admission_reconciler_"
 
 
 class ReconcilerMetrics:
-    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+    def __init__(self, registry: CollectorRegistry) -> None:
         self.reconciles = Counter(
             PREFIX + "reconciles",
             "StatefulSets reconciled, by result (ok, error).",

@@ -1,25 +1,45 @@
-"""Fixtures shared by every test area: paths to the real ToolHive fixtures and real control planes."""
+"""Fixtures shared by every test area: paths to the real ToolHive fixtures and real control planes.
+
+The cluster tests run against a real kube-apiserver v1.20 + kube-controller-manager from the project's
+own `tools/control-plane` (built once per machine from Debian's archive), or against an existing
+cluster named by MCP_ADMISSION_TEST_KUBECONFIG. Without either they are skipped loudly (a block at the
+end of the run says how many and why); with CI=true they fail instead, so that a green CI run has
+really run them.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
+from collections import Counter, deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MCP_ADMISSION_SHARED", ROOT.parent / "shared"))
 TOOLHIVE = SHARED / "fixtures" / "toolhive"
-CONTROL_PLANE = Path(os.environ.get("CONTROL_PLANE", SHARED / "kube" / "control-plane"))
+# A relative CONTROL_PLANE is taken from the project root, as .ci/run does.
+CONTROL_PLANE = ROOT / os.environ.get("CONTROL_PLANE", "tools/control-plane")
+EXISTING_KUBECONFIG = os.environ.get("MCP_ADMISSION_TEST_KUBECONFIG", "")
+IN_CI = os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+NOT_RUN = "CLUSTER TEST NOT RUN"  # starts every skip reason of ours, so the summary can find them
+HOW_TO_RUN = (
+    "to run them, run `tools/control-plane build` (needs Debian 12 and its apt archive; about 5 minutes, "
+    "once per machine) or set MCP_ADMISSION_TEST_KUBECONFIG=/path/to/kubeconfig to use an existing cluster"
+)
 
 
 @dataclass(frozen=True)
 class ControlPlane:
-    """A running kube-apiserver + controller-manager on loopback (../shared/kube/control-plane)."""
+    """A running kube-apiserver + controller-manager on loopback (tools/control-plane), or an existing
+    cluster (MCP_ADMISSION_TEST_KUBECONFIG; then `dir` is the kubeconfig's directory)."""
 
     dir: Path
     kubeconfig: Path
@@ -40,14 +60,99 @@ def _read_env(path: Path) -> dict[str, str]:
     return env
 
 
+# ------------------------------------------------------------------ can we have a control plane at all?
+
+_CONFIG: list[pytest.Config] = []
+_BUILD: list[str | None] = []  # after the first try: None if built, else why not (one line)
+_BUILD_TAIL: list[str] = []  # the last lines `build` printed, for the summary when it failed
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _CONFIG[:] = [config]
+
+
+def _uncaptured() -> Any:
+    """Output straight to the terminal: `build` can take minutes and should show its progress."""
+    capman = _CONFIG[0].pluginmanager.get_plugin("capturemanager") if _CONFIG else None
+    return capman.global_and_fixture_disabled() if capman else nullcontext()
+
+
+def _build() -> str | None:
+    """Run `tools/control-plane build` once per session (a no-op when built): None, or why it failed."""
+    if _BUILD:
+        return _BUILD[0]
+    why: str | None = None
+    if not CONTROL_PLANE.is_file():
+        why = f"no control-plane script at {CONTROL_PLANE} (set CONTROL_PLANE to its path); {HOW_TO_RUN}"
+    elif not os.access(CONTROL_PLANE, os.X_OK):
+        why = f"{CONTROL_PLANE} is not executable (chmod +x it)"
+    else:
+        tail: deque[str] = deque(maxlen=25)
+        with _uncaptured():
+            proc = subprocess.Popen(
+                [str(CONTROL_PLANE), "build"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                tail.append(line.rstrip())
+                if "nothing to do" not in line:  # stay quiet when it is built already
+                    sys.stderr.write(f"[cluster tests] {line}")
+            code = proc.wait()
+        if code != 0:
+            why = f"`{CONTROL_PLANE} build` failed (exit {code}; its output is printed above); {HOW_TO_RUN}"
+            _BUILD_TAIL[:] = tail
+    _BUILD.append(why)
+    return why
+
+
+def _needs_control_plane(item: pytest.Item) -> bool:
+    return item.get_closest_marker("cluster") is not None or "control_plane" in getattr(
+        item, "fixturenames", ()
+    )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build before the first test, outside any test's timeout, when a selected test needs it."""
+    if EXISTING_KUBECONFIG or session.config.option.collectonly:
+        return
+    if any(_needs_control_plane(item) for item in session.items):
+        _build()
+
+
+def _no_control_plane(why: str) -> NoReturn:
+    """Skip, loudly; but fail under CI=true: CI must never go green having skipped the cluster tests."""
+    if IN_CI:
+        pytest.fail(f"CI=true and the cluster tests cannot run: {why}", pytrace=False)
+    pytest.skip(f"{NOT_RUN}: {why}")
+
+
+# -------------------------------------------------------------------------------------- control planes
+
+
 def start_control_plane(directory: Path) -> ControlPlane:
-    """Start one control plane in `directory` (builds it once per machine first: ~5 minutes)."""
-    if not CONTROL_PLANE.exists():
-        pytest.skip(f"no control-plane script at {CONTROL_PLANE}")
-    out = subprocess.run(
-        [str(CONTROL_PLANE), "up", str(directory)], check=True, stdout=subprocess.PIPE, text=True
-    ).stdout
-    kubeconfig = Path(out.strip().splitlines()[-1].split("=", 1)[1])
+    """Start one control plane of this test's own in `directory` (the first build takes ~5 minutes)."""
+    if EXISTING_KUBECONFIG:
+        pytest.skip(
+            f"{NOT_RUN}: it needs a control plane of its own (it installs cluster-wide webhooks or "
+            f"restarts the apiserver), but MCP_ADMISSION_TEST_KUBECONFIG={EXISTING_KUBECONFIG} selects "
+            "an existing cluster; unset it to run this test"
+        )
+    why = _build()
+    if why:
+        _no_control_plane(why)
+    proc = subprocess.run(
+        [str(CONTROL_PLANE), "up", str(directory)], stdin=subprocess.DEVNULL, capture_output=True, text=True
+    )
+    if proc.returncode != 0:  # built, so this is a real problem: an error, never a skip
+        pytest.fail(
+            f"`{CONTROL_PLANE} up {directory}` failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}",
+            pytrace=False,
+        )
+    kubeconfig = Path(proc.stdout.strip().splitlines()[-1].split("=", 1)[1])
     return ControlPlane(directory, kubeconfig, _read_env(directory / "env"))
 
 
@@ -65,12 +170,24 @@ def running_control_plane(directory: Path) -> Iterator[ControlPlane]:
         stop_control_plane(plane)
 
 
+def existing_cluster() -> ControlPlane:
+    """The cluster MCP_ADMISSION_TEST_KUBECONFIG names: used as it is, never started or stopped."""
+    kubeconfig = Path(EXISTING_KUBECONFIG).expanduser().resolve()
+    if not kubeconfig.is_file():
+        pytest.fail(f"MCP_ADMISSION_TEST_KUBECONFIG={EXISTING_KUBECONFIG}: no such file", pytrace=False)
+    kubectl = os.environ.get("KUBECTL") or shutil.which("kubectl") or "kubectl"
+    return ControlPlane(kubeconfig.parent, kubeconfig, {"KUBECONFIG": str(kubeconfig), "KUBECTL": kubectl})
+
+
 @pytest.fixture(scope="session")
 def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     """One shared control plane for the certs and reconciler tests (each test uses its own namespace).
 
     Tests that register admission webhooks cluster-wide (tests/e2e) start their own instead.
     """
+    if EXISTING_KUBECONFIG:
+        yield existing_cluster()
+        return
     with running_control_plane(tmp_path_factory.mktemp("kube")) as plane:
         yield plane
 
@@ -81,3 +198,39 @@ def toolhive() -> Path:
     if not TOOLHIVE.is_dir():
         pytest.skip(f"ToolHive fixtures not found at {TOOLHIVE}")
     return TOOLHIVE
+
+
+# ------------------------------------------------------------------ say it at the end: what did not run
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report, pytest.TestReport)
+        and (NOT_RUN in _skip_reason(report) or "cluster" in report.keywords)
+    ]
+    if not skipped:
+        return
+    tr = terminalreporter
+    count = len(skipped)
+    title = "1 CLUSTER TEST WAS SKIPPED" if count == 1 else f"{count} CLUSTER TESTS WERE SKIPPED"
+    tr.section(title, sep="!", red=True, bold=True)
+    for reason, n in Counter(_skip_reason(r).removeprefix(f"{NOT_RUN}: ") for r in skipped).most_common():
+        tr.write_line(f"{n:4d} x {reason}", yellow=True, bold=True)
+    if _BUILD_TAIL:
+        tr.write_line(f"last lines of `{CONTROL_PLANE} build`:", bold=True)
+        for line in _BUILD_TAIL:
+            tr.write_line(f"    {line}")
+    tr.write_line(
+        "They need a real kube-apiserver and did not test anything. With CI=true a missing control plane "
+        "fails the run instead.",
+        red=True,
+        bold=True,
+    )

@@ -15,8 +15,8 @@ import orjson
 
 from mcp_admission.policies import ALLOW, Phase, PolicyConfig, Request, decide
 from mcp_admission.policies.engine.policy import Policy
-from mcp_admission.webhook import metrics
 from mcp_admission.webhook.decision_log import DecisionLog
+from mcp_admission.webhook.metrics import WebhookMetrics
 from mcp_admission.webhook.review import (
     BadReview,
     allowed_review,
@@ -77,7 +77,14 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
 class AdmissionHandler:
     """Answers AdmissionReview v1 requests with the engine's decision for one phase per path."""
 
-    def __init__(self, config: PolicyConfig, policies: Sequence[Policy[Any]], max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        config: PolicyConfig,
+        policies: Sequence[Policy[Any]],
+        max_body_bytes: int,
+        metrics: WebhookMetrics,
+    ) -> None:
+        self.metrics = metrics
         self.config = config
         self.policies = tuple(policies)
         self.max_body_bytes = max_body_bytes
@@ -85,7 +92,7 @@ class AdmissionHandler:
     async def __call__(self, phase: Phase, scope: Scope, receive: Receive, send: Send) -> None:
         start = perf_counter()
         if scope["method"] != "POST":
-            metrics.REJECTED.labels("method").inc()
+            self.metrics.rejected.labels("method").inc()
             await _respond(send, 405, problem("use POST with an AdmissionReview"), ((b"allow", b"POST"),))
             return
         content_type = b""
@@ -96,7 +103,7 @@ class AdmissionHandler:
             elif name == b"content-length" and value.isdigit():
                 length = int(value)
         if not _is_json(content_type):
-            metrics.REJECTED.labels("content_type").inc()
+            self.metrics.rejected.labels("content_type").inc()
             message = f"content type must be application/json, not {content_type.decode('latin-1')!r}"
             await _respond(send, 415, problem(message), _CLOSE)
             return
@@ -105,7 +112,7 @@ class AdmissionHandler:
                 raise _TooLarge
             body = await _read_body(receive, self.max_body_bytes)
         except _TooLarge:
-            metrics.REJECTED.labels("too_large").inc()
+            self.metrics.rejected.labels("too_large").inc()
             message = f"request body larger than {self.max_body_bytes} bytes"
             await _respond(send, 413, problem(message), _CLOSE)
             return
@@ -114,7 +121,7 @@ class AdmissionHandler:
         try:
             review = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            metrics.REJECTED.labels("not_json").inc()
+            self.metrics.rejected.labels("not_json").inc()
             await _respond(send, 400, problem(f"body is not JSON: {exc}"))
             return
         status, answer = self._answer(phase, review, start)
@@ -129,7 +136,7 @@ class AdmissionHandler:
             answer = decision_review(uid, decision, with_patch=phase is Phase.MUTATE)
             seconds = perf_counter() - start
             # StrEnum members are their values (dict keys, labels and JSON alike): no .value lookups.
-            metrics.DECISIONS.record(phase, request.kind, request.operation, decision, seconds)
+            self.metrics.decisions.record(phase, request.kind, request.operation, decision, seconds)
             for error in decision.errors:
                 log.error(
                     "policy error (contained)",
@@ -157,7 +164,7 @@ class AdmissionHandler:
                 )
             return 200, answer
         except BadReview as exc:
-            metrics.REJECTED.labels("not_admission_review").inc()
+            self.metrics.rejected.labels("not_admission_review").inc()
             log.warning(
                 "rejected: not an AdmissionReview v1",
                 extra={"fields": {"uid": exc.uid, "error": exc.message}},
@@ -169,9 +176,9 @@ class AdmissionHandler:
             # Never answer 500: with failurePolicy Fail a webhook bug would block every apply in the
             # cluster. The engine already contains policy errors; anything else here is our bug: allow
             # the request, say so in a warning, log it with the uid and count it.
-            metrics.INTERNAL_ERRORS.inc()
+            self.metrics.internal_errors.inc()
             if request is not None:
-                metrics.DECISIONS.count_request(phase, request.kind, request.operation, "error")
+                self.metrics.decisions.count_request(phase, request.kind, request.operation, "error")
             log.exception("internal error; request allowed", extra={"fields": {"uid": uid}})
             if uid is None:
                 return 400, problem("cannot read this AdmissionReview (internal error, logged)")

@@ -8,11 +8,13 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
 from mcp_admission.policies import ALL_POLICIES, PolicyConfig
 from mcp_admission.policies.engine.policy import Policy
 from mcp_admission.webhook.admission import PATHS, AdmissionHandler, Receive, Scope, Send
+from mcp_admission.webhook.metrics import WebhookMetrics
 from mcp_admission.webhook.schema import admission_openapi
 from mcp_admission.webhook.settings import WebhookSettings
 
@@ -77,7 +79,11 @@ def create_app(
     *,
     policies: Sequence[Policy[Any]] = ALL_POLICIES,
     ready: Callable[[], bool] = lambda: True,
+    metrics: WebhookMetrics | None = None,
 ) -> WebhookApp:
-    """The app for one configuration; `policies` lets a caller run a different set (tests, embedders)."""
+    """The app for one configuration; `policies` lets a caller run a different set (tests, embedders).
+    Without `metrics`, it counts on a registry of its own."""
     settings = settings or WebhookSettings()
-    return WebhookApp(AdmissionHandler(config, policies, settings.max_body_bytes), _management_app(ready))
+    metrics = metrics or WebhookMetrics(CollectorRegistry())
+    handler = AdmissionHandler(config, policies, settings.max_body_bytes, metrics)
+    return WebhookApp(handler, _management_app(ready))

@@ -1,4 +1,4 @@
-"""The webhook's Prometheus metrics (default registry, served on the plain-HTTP metrics port).
+"""The webhook's Prometheus metrics, on the registry its server is given (mcp_admission.metrics).
 
 The per-decision ones are plain counts the event loop adds to, turned into metric families only when
 Prometheus scrapes (a custom collector, as prometheus-client's docs suggest for hot paths): a labelled
@@ -13,7 +13,7 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from typing import TypeVar
 
-from prometheus_client import REGISTRY, Counter
+from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
@@ -28,16 +28,6 @@ KNOWN_KINDS = frozenset(MCP_RESOURCE_KINDS | {kind for _, kind in CORE_KINDS})
 BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 # The buckets' `le` labels, written as prometheus-client writes them ("1.0", "+Inf").
 _LE = tuple(floatToGoString(bound) for bound in (*BUCKETS, float("inf")))  # type: ignore[no-untyped-call]
-
-INTERNAL_ERRORS = Counter(
-    "mcp_admission_internal_errors_total",
-    "Unexpected webhook errors; the request was allowed with a warning.",
-)
-REJECTED = Counter(
-    "mcp_admission_rejected_requests_total",
-    "Request bodies rejected before the engine, by reason.",
-    ["reason"],  # not_json, not_admission_review, content_type, too_large, method
-)
 
 RequestKey = tuple[str, str, str, str]  # endpoint, kind, operation, result
 K = TypeVar("K")
@@ -119,5 +109,20 @@ def _add(counts: dict[K, int], key: K) -> None:
     counts[key] = counts.get(key, 0) + 1
 
 
-DECISIONS = DecisionMetrics()
-REGISTRY.register(DECISIONS)
+class WebhookMetrics:
+    """Everything the webhook counts, registered on one registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.internal_errors = Counter(
+            "mcp_admission_internal_errors",
+            "Unexpected webhook errors; the request was allowed with a warning.",
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "mcp_admission_rejected_requests",
+            "Request bodies rejected before the engine, by reason.",
+            ["reason"],  # not_json, not_admission_review, content_type, too_large, method
+            registry=registry,
+        )
+        self.decisions = DecisionMetrics()
+        registry.register(self.decisions)

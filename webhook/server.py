@@ -10,12 +10,15 @@ from typing import Any
 
 import uvicorn
 import uvloop
-from prometheus_client import start_http_server
+from prometheus_client import CollectorRegistry
 
+from mcp_admission.certs.metrics import CertMetrics
 from mcp_admission.certs.reload import CertReloader
+from mcp_admission.metrics import serve_metrics
 from mcp_admission.policies import ALL_POLICIES, PolicyConfig
 from mcp_admission.policies.engine.policy import Policy
 from mcp_admission.webhook.app import create_app
+from mcp_admission.webhook.metrics import WebhookMetrics
 from mcp_admission.webhook.settings import WebhookSettings
 
 log = logging.getLogger("mcp_admission.webhook")
@@ -34,11 +37,19 @@ class WebhookServer:
         *,
         policies: Sequence[Policy[Any]] = ALL_POLICIES,
         companions: Sequence[Companion] = (),
+        registry: CollectorRegistry | None = None,
+        cert_metrics: CertMetrics | None = None,
     ) -> None:
+        """`registry`: where the webhook's and the certificates' metrics are registered and served from
+        (a fresh one by default, so several servers can run in one process); `cert_metrics`: those of the
+        certificates when a companion (the certificate manager) shares them."""
         self.settings = settings
         self.companions = tuple(companions)
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.cert_metrics = cert_metrics or CertMetrics(self.registry)
         self.reloader: CertReloader | None = None
-        app = create_app(config, settings, policies=policies, ready=self.ready)
+        metrics = WebhookMetrics(self.registry)
+        app = create_app(config, settings, policies=policies, ready=self.ready, metrics=metrics)
         self.uvicorn = uvicorn.Server(
             uvicorn.Config(
                 app,
@@ -76,12 +87,13 @@ class WebhookServer:
             config.ssl,
             self.settings.cert_file,
             self.settings.key_file,
+            metrics=self.cert_metrics,
             interval=self.settings.cert_reload_interval,
         )
         self.reloader.reload()
-        metrics = None
-        if self.settings.metrics_port:  # plain HTTP, its own thread: scraping needs no client certificate
-            metrics, _ = start_http_server(self.settings.metrics_port, addr=self.settings.host)
+        stop_metrics = None
+        if self.settings.metrics_port:
+            stop_metrics = serve_metrics(self.settings.metrics_port, self.settings.host, self.registry)
         tasks = [asyncio.create_task(self.reloader.run(), name="cert-reloader")]
         tasks += [asyncio.create_task(companion()) for companion in self.companions]
         try:
@@ -90,9 +102,8 @@ class WebhookServer:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if metrics is not None:
-                metrics.shutdown()
-                metrics.server_close()
+            if stop_metrics is not None:
+                stop_metrics()
 
 
 def run_until_stopped(server: WebhookServer) -> None:

@@ -6,7 +6,7 @@ and count its writes (budget: 0; its own metric, and no Service's resourceVersio
 
     .venv/bin/python bench/reconciler/bench_reconciler.py [--count 500] [--kubeconfig PATH]
 
-Without --kubeconfig it starts its own control plane (../shared/kube/control-plane) and stops it after.
+Without --kubeconfig it starts its own control plane (tools/control-plane) and stops it after.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from mcp_admission.reconciler.services import MANAGED_BY, MANAGED_BY_LABEL, desi
 from mcp_admission.reconciler.settings import ReconcilerSettings  # noqa: E402
 from tests.reconciler.kubehelp import create_namespace, create_statefulset, statefulset  # noqa: E402
 
-CONTROL_PLANE = ROOT.parent / "shared" / "kube" / "control-plane"
+CONTROL_PLANE = ROOT / "tools" / "control-plane"
 BUDGET_SECONDS = 30
 
 

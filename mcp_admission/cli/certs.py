@@ -228,7 +228,10 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_ensure(args: argparse.Namespace) -> int:
+    from prometheus_client import CollectorRegistry
+
     from mcp_admission.certs.manager import CertManager
+    from mcp_admission.certs.metrics import CertMetrics
     from mcp_admission.certs.pem import CertError
     from mcp_admission.kube import Kube, KubeError, api_client
 
@@ -240,7 +243,8 @@ def run_ensure(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     try:
         with client:
-            result = CertManager(settings, Kube(client)).ensure_once()
+            # One pass, no metrics endpoint: its counts go to a registry nobody serves.
+            result = CertManager(settings, Kube(client), CertMetrics(CollectorRegistry())).ensure_once()
     except (CertError, KubeError) as exc:
         return _fail(str(exc), exitcodes.FAILED)
     for action in result.actions:

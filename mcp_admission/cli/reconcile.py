@@ -60,9 +60,10 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here, when reconciling: the other subcommands need none of the kubernetes client.
-    from prometheus_client import start_http_server
+    from prometheus_client import REGISTRY
 
     from mcp_admission.kube import Kube, KubeError, api_client
+    from mcp_admission.metrics import serve_metrics
     from mcp_admission.reconciler.controller import Reconciler
     from mcp_admission.reconciler.leader import LeaderElector
     from mcp_admission.reconciler.metrics import ReconcilerMetrics
@@ -81,10 +82,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"mcp-admission reconcile: {exc}", file=sys.stderr)
         return exitcodes.UNUSABLE
 
-    metrics = ReconcilerMetrics()
+    metrics = ReconcilerMetrics(REGISTRY)
     if settings.metrics_port and not args.once:
         try:
-            start_http_server(settings.metrics_port, settings.metrics_address)
+            serve_metrics(settings.metrics_port, settings.metrics_address, REGISTRY)
         except OSError as exc:
             print(f"mcp-admission reconcile: metrics port {settings.metrics_port}: {exc}", file=sys.stderr)
             return exitcodes.UNUSABLE

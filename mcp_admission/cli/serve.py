@@ -118,6 +118,9 @@ def _dev_certificates(settings: WebhookSettings, directory: str) -> WebhookSetti
 
 def run(args: argparse.Namespace) -> int:
     # Imported here, when serving: the other subcommands need none of the server's stack.
+    from prometheus_client import REGISTRY
+
+    from mcp_admission.certs.metrics import CertMetrics
     from mcp_admission.certs.pem import CertError
     from mcp_admission.webhook.server import Companion, WebhookServer, run_until_stopped
 
@@ -141,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
                     f"mcp-admission serve: cannot read {path} (see --cert-file/--key-file)", file=sys.stderr
                 )
                 return exitcodes.UNUSABLE
+        cert_metrics = CertMetrics(REGISTRY)  # the reloader's and the certificate manager's
         companions: list[Companion] = []
         if args.manage_certs:
             from mcp_admission.certs.manager import CertManager
@@ -151,8 +155,10 @@ def run(args: argparse.Namespace) -> int:
             except KubeError as exc:
                 print(f"mcp-admission serve --manage-certs: {exc}", file=sys.stderr)
                 return exitcodes.UNUSABLE
-            companions.append(CertManager(config.certs, Kube(client)).run)
-        server = WebhookServer(config, settings, companions=companions)
+            companions.append(CertManager(config.certs, Kube(client), cert_metrics).run)
+        server = WebhookServer(
+            config, settings, companions=companions, registry=REGISTRY, cert_metrics=cert_metrics
+        )
         log.info(
             "starting",
             extra={

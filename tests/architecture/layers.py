@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "mcp_admission.models",
         "mcp_admission.logs",
         "mcp_admission.backoff",
+        "mcp_admission.metrics",
         "mcp_admission.exitcodes",
         "mcp_admission.examples",
     ),

@@ -4,6 +4,7 @@ subcommands load only what they run (check never loads the server's or the clust
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,6 +15,11 @@ EXAMPLE = ROOT / "mcp_admission" / "examples" / "mcpserver-sse.yaml"
 
 
 def test_the_wheel_has_one_top_level_name(tmp_path: Path) -> None:
+    # From a copy: setuptools stages in ./build, and stale files there would end up in the wheel.
+    source = tmp_path / "source"
+    shutil.copytree(
+        ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__")
+    )
     subprocess.run(
         [
             sys.executable,
@@ -25,7 +31,7 @@ def test_the_wheel_has_one_top_level_name(tmp_path: Path) -> None:
             "--no-build-isolation",
             "-w",
             tmp_path,
-            ROOT,
+            source,
         ],
         check=True,
         capture_output=True,

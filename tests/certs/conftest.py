@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 from kubernetes import client, config
+from prometheus_client import CollectorRegistry
 
 from mcp_admission.certs.manager import CertManager, EnsureResult
+from mcp_admission.certs.metrics import CertMetrics
 from mcp_admission.certs.settings import CertSettings
 from mcp_admission.kube import Kube, KubeError
 from tests.support import free_port
@@ -140,7 +142,7 @@ def ca_bundles(cluster: Cluster, kind: str, name: str) -> list[bytes]:
 
 
 def ensure(cluster: Cluster, settings: CertSettings | None = None) -> EnsureResult:
-    return CertManager(settings or cluster.settings(), cluster.kube).ensure_once()
+    return CertManager(settings or cluster.settings(), cluster.kube, cert_metrics()).ensure_once()
 
 
 def put_secret(cluster: Cluster, name: str, data: dict[str, bytes], type_: str = "kubernetes.io/tls") -> None:
@@ -181,3 +183,8 @@ def new_cluster(control_plane: ControlPlane) -> Iterator[Callable[[], Cluster]]:
 @pytest.fixture
 def cluster(new_cluster: Callable[[], Cluster]) -> Cluster:
     return new_cluster()
+
+
+def cert_metrics(registry: CollectorRegistry | None = None) -> CertMetrics:
+    """The certificates' metrics on `registry`, else on one nobody reads."""
+    return CertMetrics(registry if registry is not None else CollectorRegistry())

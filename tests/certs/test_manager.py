@@ -13,7 +13,7 @@ import pytest
 from cryptography import x509
 from kubernetes import config
 from kubernetes.client import ApiClient, Configuration
-from prometheus_client import REGISTRY
+from prometheus_client import CollectorRegistry
 
 from mcp_admission.certs.generate import create_ca, issue_serving_cert
 from mcp_admission.certs.manager import CertManager, EnsureResult
@@ -22,7 +22,17 @@ from mcp_admission.certs.settings import CertSettings
 from mcp_admission.kube import MERGE_PATCH, Kube
 
 from ..conftest import ControlPlane
-from .conftest import KINDS, PATHS, Cluster, ca_bundles, ensure, new_api_client, put_secret, secret_data
+from .conftest import (
+    KINDS,
+    PATHS,
+    Cluster,
+    ca_bundles,
+    cert_metrics,
+    ensure,
+    new_api_client,
+    put_secret,
+    secret_data,
+)
 
 pytestmark = pytest.mark.cluster
 
@@ -74,7 +84,7 @@ def _race(cluster: Cluster, settings: CertSettings) -> list[EnsureResult | BaseE
     def replica() -> None:
         api = new_api_client(cluster.plane)
         try:
-            manager = CertManager(settings, Kube(api))
+            manager = CertManager(settings, Kube(api), cert_metrics())
             start.wait()
             results.append(manager.ensure_once())
         except BaseException as exc:
@@ -228,7 +238,7 @@ def test_conflicts_are_re_read_and_retried(cluster: Cluster, caplog: pytest.LogC
     put_secret(cluster, "mcp-admission-ca", {"tls.crt": to_pem(old), "tls.key": key_to_pem(old_key)})
 
     webhooks = InterferingClient(cluster.plane, "mutatingwebhookconfigurations", 3, annotate)
-    result = CertManager(cluster.settings(), Kube(webhooks)).ensure_once()
+    result = CertManager(cluster.settings(), Kube(webhooks), cert_metrics()).ensure_once()
     webhooks.close()  # type: ignore[no-untyped-call]
     assert webhooks.interfere == 0
     assert caplog.text.count("changed while injecting the caBundle; re-reading") == 3
@@ -239,7 +249,8 @@ def test_conflicts_are_re_read_and_retried(cluster: Cluster, caplog: pytest.LogC
 
     # The serving Secret: a forced renewal (names changed), with two foreign writes in the way.
     secrets = InterferingClient(cluster.plane, "/secrets/mcp-admission-tls", 2, label)
-    result = CertManager(cluster.settings(extra_sans=("localhost",)), Kube(secrets)).ensure_once()
+    settings = cluster.settings(extra_sans=("localhost",))
+    result = CertManager(settings, Kube(secrets), cert_metrics()).ensure_once()
     secrets.close()  # type: ignore[no-untyped-call]
     assert secrets.interfere == 0
     assert caplog.text.count("changed while writing it; starting the pass again") == 2
@@ -255,16 +266,18 @@ def test_conflicts_are_re_read_and_retried(cluster: Cluster, caplog: pytest.LogC
 def test_run_repeats_passes_and_survives_failures(cluster: Cluster) -> None:
     """run(): the periodic loop `serve --manage-certs` uses. A failing pass is counted and retried, never
     fatal; cancelling stops it."""
-    errors = REGISTRY.get_sample_value("mcp_admission_cert_ensure_errors_total") or 0.0
-    broken = CertManager(cluster.settings(namespace="no-such-namespace"), cluster.kube)
-    working = CertManager(cluster.settings(check_interval_seconds=0.05), cluster.kube)
+    registry = CollectorRegistry()
+    broken = CertManager(
+        cluster.settings(namespace="no-such-namespace"), cluster.kube, cert_metrics(registry)
+    )
+    working = CertManager(cluster.settings(check_interval_seconds=0.05), cluster.kube, cert_metrics())
 
     def has_secret() -> bool:
         return "Secret/mcp-admission-tls" in cluster.versions()
 
     async def scenario() -> None:
         failing = asyncio.create_task(broken.run())
-        while (REGISTRY.get_sample_value("mcp_admission_cert_ensure_errors_total") or 0.0) <= errors:
+        while not registry.get_sample_value("mcp_admission_cert_ensure_errors_total"):
             await asyncio.sleep(0.02)
         assert not failing.done()  # still looping after the failure
         failing.cancel()

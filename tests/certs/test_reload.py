@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from prometheus_client import REGISTRY
+from prometheus_client import CollectorRegistry
 
 from mcp_admission.certs.generate import Bundle, generate_bundle
+from mcp_admission.certs.metrics import CertMetrics
 from mcp_admission.certs.reload import CertReloader
 from tests.support import eventually
 
@@ -26,19 +27,21 @@ def _files(bundle: Bundle) -> dict[str, bytes]:
     return {"tls.crt": bundle.cert_pem, "tls.key": bundle.key_pem, "ca.crt": bundle.ca_cert_pem}
 
 
-def _metric(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
+def _metric(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    return registry.get_sample_value(name, labels) or 0.0
 
 
 def _leaf(bundle: Bundle) -> x509.Certificate:
     return x509.load_pem_x509_certificate(bundle.cert_pem)
 
 
-def _counts_one_more(name: str, action: Callable[[], None]) -> Callable[[], bool]:
+def _counts_one_more(
+    registry: CollectorRegistry, name: str, action: Callable[[], None]
+) -> Callable[[], bool]:
     """Do `action`; the condition that counter `name` has grown since."""
-    before = _metric(name)
+    before = _metric(registry, name)
     action()
-    return lambda: _metric(name) > before
+    return lambda: _metric(registry, name) > before
 
 
 @pytest.fixture
@@ -64,9 +67,12 @@ def test_symlink_swap_reloads_without_dropping_an_open_connection(mounted: Mount
                 assert request(kept).startswith(b"HTTP/1.1 200")
         assert server.reloader.loaded
         expiry = _leaf(second).not_valid_after_utc.timestamp()
-        assert _metric("mcp_admission_certificate_expiry_timestamp_seconds", cert="serving") == expiry
+        assert (
+            _metric(server.registry, "mcp_admission_certificate_expiry_timestamp_seconds", cert="serving")
+            == expiry
+        )
         ca = x509.load_pem_x509_certificate(second.ca_cert_pem)
-        assert _metric("mcp_admission_certificate_expiry_timestamp_seconds", cert="ca") == (
+        assert _metric(server.registry, "mcp_admission_certificate_expiry_timestamp_seconds", cert="ca") == (
             ca.not_valid_after_utc.timestamp()
         )
 
@@ -86,7 +92,9 @@ def test_bad_swaps_keep_the_old_pair_and_are_counted(
         ]
         for files, reason in bad_swaps:
             eventually(
-                _counts_one_more("mcp_admission_cert_reload_errors_total", partial(mounted.publish, files)),
+                _counts_one_more(
+                    server.registry, "mcp_admission_cert_reload_errors_total", partial(mounted.publish, files)
+                ),
                 "a refused reload",
             )
             assert reason in caplog.text and "keeping the previous pair" in caplog.text
@@ -102,31 +110,38 @@ def test_bad_swaps_keep_the_old_pair_and_are_counted(
 
 def test_reload_reports_missing_files_and_counts_them(tmp_path: Path) -> None:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    reloader = CertReloader(context, str(tmp_path / "tls.crt"), str(tmp_path / "tls.key"))
-    errors = _metric("mcp_admission_cert_reload_errors_total")
+    registry = CollectorRegistry()
+    reloader = CertReloader(
+        context, str(tmp_path / "tls.crt"), str(tmp_path / "tls.key"), metrics=CertMetrics(registry)
+    )
     assert reloader.reload() is False
     assert not reloader.loaded
-    assert _metric("mcp_admission_cert_reload_errors_total") == errors + 1
+    assert _metric(registry, "mcp_admission_cert_reload_errors_total") == 1
 
 
 def test_poll_reloads_only_on_a_change_of_content(mounted: MountedSecret) -> None:
     bundle, renewed = generate_bundle("webhook", "tools"), generate_bundle("webhook", "tools")
     mounted.publish(_files(bundle))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    registry = CollectorRegistry()
     reloader = CertReloader(
-        context, str(mounted.path("tls.crt")), str(mounted.path("tls.key")), interval=0.01
+        context,
+        str(mounted.path("tls.crt")),
+        str(mounted.path("tls.key")),
+        metrics=CertMetrics(registry),
+        interval=0.01,
     )
-    loads = _metric("mcp_admission_cert_reloads_total")
+    loads = _metric(registry, "mcp_admission_cert_reloads_total")
 
     async def scenario() -> None:
         task = asyncio.create_task(reloader.run())
-        while _metric("mcp_admission_cert_reloads_total") < loads + 1:
+        while _metric(registry, "mcp_admission_cert_reloads_total") < loads + 1:
             await asyncio.sleep(0.01)
         mounted.publish(_files(bundle))  # same bytes behind a new ..data directory
         await asyncio.sleep(0.2)  # twenty polls
-        assert _metric("mcp_admission_cert_reloads_total") == loads + 1
+        assert _metric(registry, "mcp_admission_cert_reloads_total") == loads + 1
         mounted.publish(_files(renewed))
-        while _metric("mcp_admission_cert_reloads_total") < loads + 2:
+        while _metric(registry, "mcp_admission_cert_reloads_total") < loads + 2:
             await asyncio.sleep(0.01)
         task.cancel()
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import base64
 import ssl
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from prometheus_client import REGISTRY
 
 from mcp_admission.certs.generate import create_ca, issue_serving_cert
 from mcp_admission.certs.pem import key_to_pem, signed_by, to_pem
@@ -48,10 +48,6 @@ def _serves(port: int, trust: bytes, name: str, leaf: x509.Certificate) -> bool:
 
 def _mount(mounted: MountedSecret, secret: Json) -> None:
     mounted.publish({key: base64.b64decode(value) for key, value in secret["data"].items()})
-
-
-def _reloads() -> float:
-    return REGISTRY.get_sample_value("mcp_admission_cert_reloads_total") or 0.0
 
 
 def test_ca_rotation_keeps_every_client_working(cluster: Cluster, tmp_path: Path) -> None:
@@ -128,9 +124,10 @@ def test_ca_rotation_keeps_every_client_working(cluster: Cluster, tmp_path: Path
             assert ca_bundles(cluster, KINDS[1], live) == [only_new] * 2
             serving = cluster.secret("mcp-admission-tls")
             assert x509.load_pem_x509_certificates(secret_data(serving, "tls.crt")) == [new_leaf]
-            loaded = _reloads()
+            reloads = partial(server.registry.get_sample_value, "mcp_admission_cert_reloads_total")
+            loaded = reloads() or 0.0
             _mount(mounted, serving)
-            eventually(lambda: _reloads() > loaded, "the reload of the shortened chain")
+            eventually(lambda: (reloads() or 0.0) > loaded, "the reload of the shortened chain")
             _admits(cluster)
             assert served_cert(server.port, only_new, name) == new_leaf
             with pytest.raises(ssl.SSLCertVerificationError):

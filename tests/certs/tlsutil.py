@@ -15,7 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cryptography import x509
+from prometheus_client import CollectorRegistry
 
+from mcp_admission.certs.metrics import CertMetrics
 from mcp_admission.certs.reload import CertReloader
 
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok"
@@ -65,7 +67,10 @@ class TLSServer:
 
     def __init__(self, cert_file: Path, key_file: Path, *, interval: float = 0.05) -> None:
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.reloader = CertReloader(self.context, str(cert_file), str(key_file), interval=interval)
+        self.registry = CollectorRegistry()  # this server's own metrics
+        self.reloader = CertReloader(
+            self.context, str(cert_file), str(key_file), metrics=CertMetrics(self.registry), interval=interval
+        )
         self.loop = asyncio.new_event_loop()
         self.port = 0
         self._open: set[asyncio.Task[None]] = set()

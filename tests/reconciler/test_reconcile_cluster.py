@@ -1,4 +1,4 @@
-"""The reconciler against a real kube-apiserver + controller-manager (../shared/kube/control-plane)."""
+"""The reconciler against a real kube-apiserver + controller-manager (tools/control-plane)."""
 
 from __future__ import annotations
 
