@@ -69,9 +69,9 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         size += len(chunk)
         if size > limit:
             raise _TooLarge
-        if not message.get("more_body", False):
-            return b"".join((*chunks, chunk)) if chunks else chunk  # usually one chunk: no join
         chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 class AdmissionHandler:

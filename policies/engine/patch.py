@@ -11,8 +11,6 @@ from mcp_admission.policies.engine.model import JSON, PatchOp
 
 def escape(token: str) -> str:
     """One JSON Pointer reference token (RFC 6901): '~' → '~0' first, then '/' → '~1'."""
-    if "~" not in token and "/" not in token:  # nearly always: skip two scans and copies
-        return token
     return token.replace("~", "~0").replace("/", "~1")
 
 
