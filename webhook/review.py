@@ -81,17 +81,19 @@ def parse_review(review: JSON) -> tuple[str, Request]:
             raise BadReview("request.dryRun must be a boolean", uid)
         dry_run = False
     namespace, name, sub_resource = request.get("namespace"), request.get("name"), request.get("subResource")
+    # Positional: by keyword the NamedTuple costs ~10,100 CPU instructions instead of ~5,400 (callgrind,
+    # 20,000 constructions), on every request.
     return uid, Request(
-        group=group,
-        version=version,
-        kind=kind_name,
-        operation=operation,
-        namespace=namespace if type(namespace) is str else _string(namespace, "namespace", uid),
-        name=name if type(name) is str else _string(name, "name", uid),
-        object=request.get("object"),
-        old_object=request.get("oldObject"),
-        dry_run=dry_run,
-        sub_resource=sub_resource if type(sub_resource) is str else _string(sub_resource, "subResource", uid),
+        group,
+        version,
+        kind_name,
+        operation,
+        namespace if type(namespace) is str else _string(namespace, "namespace", uid),
+        name if type(name) is str else _string(name, "name", uid),
+        request.get("object"),
+        request.get("oldObject"),
+        dry_run,
+        sub_resource if type(sub_resource) is str else _string(sub_resource, "subResource", uid),
     )
 
 
