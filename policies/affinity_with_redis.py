@@ -1,7 +1,13 @@
-"""affinity-with-redis: with shared sessions, ClientIP stickiness only concentrates load.
+"""affinity-with-redis: a resource's sessionAffinity must fit where its sessions live.
 
-Behind a proxy or ingress every client has the same source IP, so ClientIP sends all of them to one
-pod; ToolHive's docs recommend sessionAffinity: None once sessions live in Redis.
+ToolHive's operator gives the proxy Service (mcp-X-proxy, mcp-X-remote-proxy, vmcp-X) the resource's own
+spec.sessionAffinity, ClientIP when empty (serviceForMCPServer, serviceForMCPRemoteProxy,
+serviceForVirtualMCPServer), so this is where the choice is made and where we speak about it; the
+session-affinity policy leaves those Services alone. With more than one replica:
+
+- None without Redis: round-robin sends a session's requests to replicas that never saw it.
+- ClientIP with Redis: nothing needs the stickiness any more, and behind a proxy or ingress every client
+  has the same source IP, so ClientIP sends all of them to one pod; ToolHive's docs recommend None.
 """
 
 from __future__ import annotations
@@ -18,18 +24,26 @@ ID = "affinity-with-redis"
 def evaluate(request: Request, workload: Workload, settings: PolicySettings) -> Outcome:
     spec = mapping(request.object.get("spec"))
     replicas = int_field(spec.get("replicas"))
-    # sessionAffinity: the CRDs default it to ClientIP before admission webhooks see the object.
-    if not uses_redis(spec) or replicas is None or replicas <= 1 or spec.get("sessionAffinity") != "ClientIP":
+    if replicas is None or replicas <= 1:  # absent: an HPA owns the count, the policies say nothing
         return NO_OUTCOME
-    message = (
-        "sessions are in redis: ClientIP pins clients behind a proxy to one pod; use sessionAffinity None"
-    )
+    # The CRDs default it to ClientIP before webhooks see the object; the operator reads "" as ClientIP.
+    affinity = spec.get("sessionAffinity") or "ClientIP"
+    redis = uses_redis(spec)
+    if redis and affinity == "ClientIP":
+        message = (
+            "sessions are in redis: ClientIP pins clients behind a proxy to one pod; use sessionAffinity None"
+        )
+    elif not redis and affinity == "None":
+        lost = "a session's requests reach pods that lack it"
+        message = f"sessionAffinity None, {replicas} replicas, no redis: {lost}"
+    else:
+        return NO_OUTCOME
     return Outcome(findings=(Finding(ID, message),))
 
 
 POLICY = Policy(
     id=ID,
-    summary="advise sessionAffinity: None when Redis shares sessions across replicas",
+    summary="warn when a resource's sessionAffinity does not fit its replicas and sessionStorage",
     phase=Phase.VALIDATE,
     kinds=MCP_RESOURCE_KINDS,
     operations=frozenset({"CREATE", "UPDATE"}),

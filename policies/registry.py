@@ -14,10 +14,12 @@ from pydantic import Field, create_model
 from mcp_admission.models import Model
 from mcp_admission.policies import (
     affinity_with_redis,
+    backend_affinity,
     session_affinity,
     session_storage,
     statefulset_dns,
     stdio_replicas,
+    termination_grace,
 )
 from mcp_admission.policies.engine.policy import Policy, S
 from mcp_admission.policies.engine.settings import Mode, WorkloadSettings
@@ -28,6 +30,8 @@ ALL_POLICIES: tuple[Policy[Any], ...] = (
     stdio_replicas.POLICY,
     session_storage.POLICY,
     affinity_with_redis.POLICY,
+    backend_affinity.POLICY,
+    termination_grace.POLICY,
 )
 POLICY_IDS = tuple(p.id for p in ALL_POLICIES)
 

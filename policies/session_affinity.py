@@ -1,4 +1,11 @@
-"""session-affinity: MCP Services route a client to one pod, so its session stays where it was made."""
+"""session-affinity: MCP Services route a client to one pod, so its session stays where it was made.
+
+Never on a Service whose controller is a ToolHive resource: ToolHive's operator writes that Service's
+sessionAffinity from the resource's own spec.sessionAffinity on every reconcile and Updates it back when
+they differ (cmd/thv-operator/controllers/mcpserver_controller.go, serviceNeedsUpdate; the same for
+MCPRemoteProxy and VirtualMCPServer). Overriding it would be one write per reconcile, forever; what we
+have to say about that choice is said on the resource (affinity-with-redis).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,7 @@ from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Ph
 from mcp_admission.policies.engine.patch import set_members
 from mcp_admission.policies.engine.policy import Policy
 from mcp_admission.policies.engine.settings import PolicySettings
-from mcp_admission.policies.engine.workloads import Workload
+from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP, Workload, mapping
 
 ID = "session-affinity"
 
@@ -25,10 +32,24 @@ def is_headless(spec: dict[str, object]) -> bool:
     return spec.get("clusterIP") == "None" or (isinstance(ips, list) and ips[:1] == ["None"])
 
 
+def controlled_by_toolhive(metadata: dict[str, object]) -> bool:
+    """The object's controller (the one ownerReference with controller: true) is a ToolHive resource."""
+    refs = metadata.get("ownerReferences")
+    for ref in refs if isinstance(refs, list) else ():
+        ref = mapping(ref)
+        api_version = ref.get("apiVersion")
+        if ref.get("controller") is True and isinstance(api_version, str):
+            return api_version.partition("/")[0] == TOOLHIVE_GROUP
+    return False
+
+
 def evaluate(request: Request, workload: Workload, settings: SessionAffinitySettings) -> Outcome:
     obj = request.object
     spec = obj.get("spec")
     if not isinstance(spec, dict):  # no Service passes validation without one: nothing to default
+        return NO_OUTCOME
+    # The owner's setting is the truth (see the module's docstring).
+    if controlled_by_toolhive(mapping(obj.get("metadata"))):
         return NO_OUTCOME
     # Headless: the apiserver ignores affinity there (and warns); ExternalName: it means nothing.
     if spec.get("type") == "ExternalName" or is_headless(spec):
@@ -48,7 +69,7 @@ def evaluate(request: Request, workload: Workload, settings: SessionAffinitySett
 
 POLICY = Policy(
     id=ID,
-    summary="MCP Services get sessionAffinity: ClientIP with a timeout (not headless or ExternalName ones)",
+    summary="MCP Services get sessionAffinity ClientIP (not headless, ExternalName or ToolHive-controlled)",
     phase=Phase.MUTATE,
     kinds=frozenset({"Service"}),
     operations=frozenset({"CREATE", "UPDATE"}),

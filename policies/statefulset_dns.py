@@ -1,5 +1,6 @@
 """statefulset-dns: an MCP StatefulSet names its headless Service, so each pod gets a DNS name.
 
+Only one that gets that Service (engine/backend.py decides, for the reconciler too): never stdio.
 `spec.serviceName` is immutable: on CREATE we set it; on UPDATE we only keep a good value from
 being undone (GitOps tools and ToolHive re-apply the original manifest) and otherwise explain.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 from pydantic import field_validator
 
 from mcp_admission.models import is_dns1035_label
+from mcp_admission.policies.engine.backend import backend_selector
 from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Operation, Outcome, Phase, Request
 from mcp_admission.policies.engine.patch import set_value
 from mcp_admission.policies.engine.policy import Policy
@@ -42,23 +44,28 @@ def _service_name(obj: object) -> object:
 
 
 def evaluate(request: Request, workload: Workload, settings: StatefulSetDNSSettings) -> Outcome:
-    name = workload.name
-    want = headless_service_name(name, settings)
+    want = headless_service_name(workload.name, settings)
+    current = _service_name(request.object)
+    old = _service_name(request.old_object) if request.operation == Operation.UPDATE else None
+    if want is not None and old == want != current:
+        # The update undoes our value: the apiserver would refuse it (immutable field). Put it back,
+        # whatever the StatefulSet is now (a stdio one named before stdio was left alone, say).
+        patch = set_value(request.object, ("spec", "serviceName"), want)
+        return Outcome(patch, (Finding(ID, f"kept serviceName {want}: it is immutable", fixed=True),))
+    selector = backend_selector(request.object, workload)
+    if selector is None:  # stdio: no headless Service will ever exist, so there is none to name
+        return NO_OUTCOME
+    if isinstance(selector, str):
+        return Outcome(findings=(Finding(ID, f"no pod DNS: {selector}"),))
     if want is None:
         return Outcome(findings=(Finding(ID, "name gives no valid headless Service name; set serviceName"),))
-    current = _service_name(request.object)
     if request.operation == Operation.CREATE:
         if current == want:
             return NO_OUTCOME
         patch = set_value(request.object, ("spec", "serviceName"), want)
         return Outcome(patch, (Finding(ID, f"serviceName set to {want} for pod DNS", fixed=True),))
-
-    old = _service_name(request.old_object)
     if current == old == want:
         return NO_OUTCOME
-    if old == want:  # the update undoes our value; the apiserver would refuse it (immutable field)
-        patch = set_value(request.object, ("spec", "serviceName"), want)
-        return Outcome(patch, (Finding(ID, f"kept serviceName {want}: it is immutable", fixed=True),))
     problem = "serviceName is immutable (update refused)" if current != old else "no pod DNS"
     advice = f"{problem}; recreate: kubectl delete sts --cascade=orphan, re-apply"
     return Outcome(findings=(Finding(ID, advice),))
@@ -66,7 +73,7 @@ def evaluate(request: Request, workload: Workload, settings: StatefulSetDNSSetti
 
 POLICY = Policy(
     id=ID,
-    summary="MCP StatefulSets get serviceName mcp-<name>-headless (pod DNS); kept on re-apply",
+    summary="MCP StatefulSets (not stdio) get serviceName mcp-<name>-headless (pod DNS); kept on re-apply",
     phase=Phase.MUTATE,
     kinds=frozenset({"StatefulSet"}),
     operations=frozenset({"CREATE", "UPDATE"}),

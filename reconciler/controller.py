@@ -7,7 +7,7 @@ until it or the StatefulSet changes, so nothing flaps. A Service the StatefulSet
 any more, stdio, opted out, namespace excluded) is deleted, as Kyverno's generate with synchronize does,
 but only when it is provably ours: our label and this very StatefulSet as its controller. stdio
 StatefulSets above one replica are scaled back through the scale subresource, as the stdio-replicas
-policy decides.
+policy decides, once: scaled up again, the count has another owner (an HPA), told with an Event.
 """
 
 from __future__ import annotations
@@ -115,6 +115,9 @@ class Reconciler:
         # alone: not tried again until either changes.
         self._conflicts: dict[tuple[str, str], tuple[str, str]] = {}
         self._conflicts_lock = threading.Lock()
+        # StatefulSet key → (uid, said): we scaled that StatefulSet back to one replica once. Scaled up
+        # again, another writer (an HPA, KEDA, a script) owns the count: it is `said` once, never fought.
+        self._scaled_back: dict[str, tuple[object, bool]] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.failing: set[str] = set()  # keys whose last reconcile failed (for --once's exit code)
@@ -125,6 +128,7 @@ class Reconciler:
 
     def _statefulset_gone(self, sts: Obj) -> None:
         owner = object_key(sts)
+        self._scaled_back.pop(owner, None)
         with self._conflicts_lock:
             for key in [key for key in self._conflicts if key[0] == owner]:
                 del self._conflicts[key]
@@ -275,8 +279,10 @@ class Reconciler:
         except KubeError as exc:
             # 409: another manager owns a field with another value. 422: the Service as it stands (a
             # foreign port with our port's name, say) cannot take our fields. Neither changes by
-            # retrying: say so once and wait until the Service or the StatefulSet changes.
-            if exc.status not in (409, 422):
+            # retrying: say so once and wait until the Service or the StatefulSet changes. A 409
+            # AlreadyExists is neither: another writer (ToolHive's proxy runner) created it at the same
+            # moment, and the retry (backoff) applies to what now exists.
+            if exc.status not in (409, 422) or exc.body.get("reason") == "AlreadyExists":
                 raise
             if live is None:  # not ours yet: remember the version we could not change
                 version = str(
@@ -351,10 +357,23 @@ class Reconciler:
         replicas = next((op["value"] for op in decision.patch if op.get("path") == "/spec/replicas"), None)
         if replicas is None:
             return
+        key, uid = object_key(sts), meta.get("uid")
+        if key in self._scaled_back and self._scaled_back[key][0] == uid:
+            # Scaled up again after our scale-back: scaling it back each time would be a write per
+            # sync of that writer, forever. Say it once, to the StatefulSet, and leave the count to it.
+            if not self._scaled_back[key][1]:
+                self._scaled_back[key] = (uid, True)
+                count = (sts.get("spec") or {}).get("replicas")
+                message = f"stdio-replicas: scaled to {count} again after our scale-back; left to that "
+                message += "writer (an HPA?): cap it at 1 there"
+                log.warning("%s: %s", key, message)
+                self._event(sts, "Warning", "StdioReplicasContested", message)
+            return
         # The scale subresource: what kubectl scale and an HPA use, and it touches nothing else.
         path = f"/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}/scale"
         self._kube.request("PATCH", path, body={"spec": {"replicas": replicas}}, content_type=MERGE_PATCH)
         self.metrics.writes.labels("StatefulSet").inc()
+        self._scaled_back[key] = (uid, False)
         message = "; ".join(warning_text(finding) for finding in decision.warnings)
         log.info("%s/%s: scaled back: %s", namespace, name, message)
         self._event(sts, "Warning", "StdioReplicasCapped", message)

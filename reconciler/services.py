@@ -1,8 +1,9 @@
 """The backend Services an MCP StatefulSet needs (design §3), as the reconciler applies them.
 
 Pure: the manifests follow from the StatefulSet and the configuration only.
-For a served transport (sse, streamable-http) ToolHive's pair: headless `mcp-X-headless` (pod DNS, see
-statefulset-dns) and ClusterIP `mcp-X` (sticky, see session-affinity), both owned by the StatefulSet.
+For a StatefulSet served on the network (the engine's backend_selector decides: not stdio) ToolHive's
+pair: headless `mcp-X-headless` (pod DNS, see statefulset-dns; it needs no port) and ClusterIP `mcp-X`
+(sticky, see session-affinity; only with a port to serve), both owned by the StatefulSet.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from mcp_admission.models import is_dns1035_label
 from mcp_admission.policies import JSON, PolicyConfig, session_affinity, statefulset_dns
+from mcp_admission.policies.engine.backend import backend_selector
 from mcp_admission.policies.engine.workloads import SKIP_ANNOTATION, mapping, recognise_object
 from mcp_admission.policies.statefulset_dns import headless_service_name
 
@@ -21,7 +23,6 @@ STATEFULSET_DNS = statefulset_dns.ID
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "mcp-admission"
 PORT_LABEL = "toolhive-port"  # ToolHive's StatefulSets carry the MCP port here
-SERVED_TRANSPORTS = frozenset({"sse", "streamable-http"})  # stdio has no network endpoint to serve
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,17 +86,6 @@ def _service_ports(labels: dict[str, Any], template: dict[str, Any]) -> list[dic
     ]
 
 
-def _selector(spec: dict[str, Any]) -> dict[str, str] | str:
-    """The StatefulSet's matchLabels as a Service selector, or why there is none."""
-    selector = mapping(spec.get("selector"))
-    if selector.get("matchExpressions"):
-        return "selector uses matchExpressions, which a Service selector cannot express"
-    labels = mapping(selector.get("matchLabels"))
-    if not labels or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
-        return "selector has no matchLabels"
-    return dict(labels)
-
-
 def plan_services(statefulset: JSON, config: PolicyConfig) -> ServicePlan:
     """The Service manifests (for server-side apply) an MCP StatefulSet needs, and why not when none."""
     obj = mapping(statefulset)
@@ -108,21 +98,15 @@ def plan_services(statefulset: JSON, config: PolicyConfig) -> ServicePlan:
     workload = recognise_object("apps", "v1", "StatefulSet", namespace, name, obj, config.workloads)
     if workload is None:
         return ServicePlan(skipped="not an MCP workload")
-    if workload.transport not in SERVED_TRANSPORTS:
-        return ServicePlan(skipped=f"transport {workload.transport or 'unknown'}: no backend Services")
+    selector = backend_selector(obj, workload)
+    if selector is None:
+        return ServicePlan(skipped=f"transport {workload.transport}: no backend Services")
     skipped = workload.skipped
     if "*" in skipped:
         return ServicePlan(skipped="opted out of every policy")
-    sticky = cluster_ip_service_name(name)
-    if sticky is None:
-        return ServicePlan(skipped=f"mcp-{name} is no valid Service name")
-    spec = mapping(obj.get("spec"))
-    selector = _selector(spec)
     if isinstance(selector, str):
         return ServicePlan(skipped=selector)
-    ports = _service_ports(workload.labels, mapping(spec.get("template")))
-    if not ports:
-        return ServicePlan(skipped=f"no container port and no {PORT_LABEL} label")
+    ports = _service_ports(workload.labels, mapping(mapping(obj.get("spec")).get("template")))
 
     def manifest(
         service_name: str, annotations: dict[str, str], service_spec: dict[str, Any]
@@ -147,11 +131,14 @@ def plan_services(statefulset: JSON, config: PolicyConfig) -> ServicePlan:
                     "blockOwnerDeletion": True,
                 }
             ]
-        base = {"type": "ClusterIP", "selector": selector, "ports": ports}
+        base: dict[str, Any] = {"type": "ClusterIP", "selector": selector}
+        if ports:  # a headless Service needs none; an empty list would be dropped on the server (drift)
+            base["ports"] = ports
         return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": {**base, **service_spec}}
 
     services = []
     reasons = []
+    sticky = cluster_ip_service_name(name)
     headless = headless_service_name(name, config.settings(statefulset_dns.POLICY))
     if STATEFULSET_DNS in skipped:
         reasons.append(f"opted out of {STATEFULSET_DNS}: no headless Service")
@@ -161,7 +148,11 @@ def plan_services(statefulset: JSON, config: PolicyConfig) -> ServicePlan:
         # publishNotReadyAddresses: a pod's DNS name must resolve from the moment it exists, as for any
         # StatefulSet's governing Service, so a pinned session's host keeps resolving while its pod restarts.
         services.append(manifest(headless, {}, {"clusterIP": "None", "publishNotReadyAddresses": True}))
-    if SESSION_AFFINITY in skipped:
+    if sticky is None:
+        reasons.append(f"mcp-{name} is no valid Service name")
+    elif not ports:
+        reasons.append(f"no container port and no {PORT_LABEL} label: no {sticky}")
+    elif SESSION_AFFINITY in skipped:
         # Opting out means round-robin (ToolHive's docs advise it with Redis); the annotation is copied so
         # the webhook's session-affinity policy leaves this Service as we make it.
         services.append(manifest(sticky, {SKIP_ANNOTATION: SESSION_AFFINITY}, {"sessionAffinity": "None"}))

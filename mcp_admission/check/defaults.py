@@ -23,6 +23,10 @@ _CORE_SPEC_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
     ("apps", "Deployment"): {"replicas": 1},
 }
 CLIENT_IP_DEFAULT_TIMEOUT = 10800  # core/v1 DefaultClientIPServiceAffinitySeconds
+# core/v1 SetDefaults_PodSpec, on every pod template: DefaultTerminationGracePeriodSeconds. Not on
+# ToolHive's podTemplateSpec, whose schema is raw (x-kubernetes-preserve-unknown-fields).
+_POD_TEMPLATE_KINDS = frozenset({("apps", "StatefulSet"), ("apps", "Deployment")})
+TERMINATION_GRACE_DEFAULT = 30
 
 
 def with_server_defaults(group: str, kind: str, obj: JSON) -> JSON:
@@ -38,6 +42,8 @@ def with_server_defaults(group: str, kind: str, obj: JSON) -> JSON:
     missing = {key: value for key, value in table.items() if key not in spec}
     if (group, kind) == ("", "Service"):
         missing.update(_client_ip_timeout({**spec, **missing}))
+    elif (group, kind) in _POD_TEMPLATE_KINDS:
+        missing.update(_termination_grace(spec))
     if not missing:
         return obj
     return {**obj, "spec": {**spec, **missing}}
@@ -54,3 +60,15 @@ def _client_ip_timeout(spec: dict[str, Any]) -> dict[str, Any]:
         return {}
     timeout = {**client_ip, "timeoutSeconds": CLIENT_IP_DEFAULT_TIMEOUT}
     return {"sessionAffinityConfig": {**config, "clientIP": timeout}}
+
+
+def _termination_grace(spec: dict[str, Any]) -> dict[str, Any]:
+    template = spec.get("template")
+    pod = template.get("spec") if isinstance(template, dict) else None
+    # No pod spec at all: the apiserver refuses the object (no containers), so nothing to replay.
+    if not isinstance(template, dict) or not isinstance(pod, dict):
+        return {}
+    if pod.get("terminationGracePeriodSeconds") is not None:
+        return {}
+    grace = {"terminationGracePeriodSeconds": TERMINATION_GRACE_DEFAULT}
+    return {"template": {**template, "spec": {**pod, **grace}}}

@@ -5,10 +5,13 @@ Every `cluster.apply` also asserts parity with `mcp-admission check` (see cluste
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import pytest
 
 from .cluster import Cluster
-from .objects import OPT_IN, mcpserver, service, statefulset
+from .objects import IMAGE, OPT_IN, mcpserver, service, statefulset
 
 pytestmark = pytest.mark.cluster
 
@@ -105,3 +108,47 @@ def test_service_name_change_is_refused_and_was_predicted(cluster: Cluster) -> N
     assert refused.predicted["operation"] == "UPDATE"
     stored = cluster.kubectl.get("statefulset", "legacy", ns)
     assert stored is not None and stored["spec"]["serviceName"] == "legacy"
+
+
+def test_termination_grace_is_raised_where_the_apiserver_accepts_it(cluster: Cluster) -> None:
+    """termination-grace on the real apiserver: the raised value is stored on a Deployment's pod template
+    and in a ToolHive resource's raw podTemplateSpec; a template without one arrives with the apiserver's
+    30 (what `check` replays, so parity holds); re-applying the short value changes nothing stored."""
+    ns = cluster.namespace("grace")
+    deployment: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "notes", "labels": OPT_IN},
+        "spec": {
+            "selector": {"matchLabels": {"app": "notes"}},
+            "template": {
+                "metadata": {"labels": {"app": "notes"}},
+                "spec": {"terminationGracePeriodSeconds": 5, "containers": [{"name": "mcp", "image": IMAGE}]},
+            },
+        },
+    }
+    raised = cluster.apply(deployment, ns, "--server-side")
+    assert raised.result.returncode == 0, raised.result.stderr
+    assert raised.stored is not None
+    assert raised.stored["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 30
+    assert raised.warnings == [
+        "termination-grace: terminationGracePeriodSeconds 5 -> 30 so a stopping pod can end its MCP streams"
+    ]
+    again = cluster.apply(deployment, ns, "--server-side")  # GitOps re-applies its manifest
+    assert again.stored is not None and [w.split(":")[0] for w in again.warnings] == ["termination-grace"]
+    assert again.stored["metadata"]["generation"] == raised.stored["metadata"]["generation"]  # no rollout
+
+    absent = copy.deepcopy(deployment)
+    absent["metadata"]["name"] = "plain"
+    del absent["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    left = cluster.apply(absent, ns)
+    assert left.stored is not None and left.warnings == [] and left.predicted["patch"] == []
+    assert left.stored["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 30
+
+    for version in ("v1alpha1", "v1beta1"):
+        server = mcpserver(f"grace-{version}", transport="sse", replicas=1, version=version)
+        server["spec"]["podTemplateSpec"] = {"spec": {"terminationGracePeriodSeconds": 0}}
+        applied = cluster.apply(server, ns)
+        assert applied.stored is not None, applied.result.stderr
+        assert applied.stored["spec"]["podTemplateSpec"] == {"spec": {"terminationGracePeriodSeconds": 30}}
+        assert [w.split(":")[0] for w in applied.warnings] == ["termination-grace"]

@@ -3,6 +3,7 @@ and the CRD defaults we replay offline are the CRDs' own."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 import yaml
 
 from mcp_admission.check.defaults import _CRD_SPEC_DEFAULTS, with_server_defaults
-from mcp_admission.policies import session_storage, stdio_replicas
+from mcp_admission.policies import session_storage, stdio_replicas, termination_grace
 from mcp_admission.policies.engine.workloads import MCP_RESOURCE_KINDS, TOOLHIVE_GROUP, TOOLHIVE_VERSIONS
 
 CRD_FILES = {
@@ -35,8 +36,14 @@ FIELDS_USED = {
 }
 
 
-def spec_schemas(toolhive: Path, kind: str) -> dict[str, dict[str, Any]]:
-    crd = yaml.safe_load((toolhive / "crds" / CRD_FILES[kind]).read_text())
+@functools.cache  # each CRD is megabytes of YAML; the tests only read it
+def _crd(path: Path) -> dict[str, Any]:
+    crd: dict[str, Any] = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return crd
+
+
+def spec_schemas(toolhive: Path, kind: str, crds: str = "crds") -> dict[str, dict[str, Any]]:
+    crd = _crd(toolhive / crds / CRD_FILES[kind])
     assert crd["spec"]["group"] == TOOLHIVE_GROUP and crd["spec"]["names"]["kind"] == kind
     return {
         v["name"]: v["schema"]["openAPIV3Schema"]["properties"]["spec"]
@@ -67,6 +74,25 @@ def test_fields_policies_use_exist_in_every_served_version(toolhive: Path, kind:
         assert "redis" in provider["enum"]
         replicas = lookup(spec, ("replicas",))
         assert "default" not in replicas, "replicas has no default: absent means an HPA owns it"
+
+
+@pytest.mark.parametrize("crds", ["crds", "crds-k8s-1.20"])
+@pytest.mark.parametrize("kind", sorted(CRD_FILES))
+def test_the_pod_template_termination_grace_writes_is_raw_and_undefaulted(
+    toolhive: Path, kind: str, crds: str
+) -> None:
+    """termination-grace writes spec.podTemplateSpec.spec.terminationGracePeriodSeconds: the field is a raw
+    PodTemplateSpec (preserve-unknown-fields), so the apiserver keeps our integer as written and fills in
+    no default (an absent value stays absent, and is left alone)."""
+    path = termination_grace.POD_SPECS[kind]
+    assert path[0] == "spec"
+    schemas = spec_schemas(toolhive, kind, crds)
+    assert set(schemas) == TOOLHIVE_VERSIONS
+    for version, spec in schemas.items():
+        template = lookup(spec, path[1:2])
+        assert template["type"] == "object", version
+        assert template["x-kubernetes-preserve-unknown-fields"] is True, version
+        assert "properties" not in template and "default" not in template, version
 
 
 @pytest.mark.parametrize("kind", sorted(CRD_FILES))
@@ -106,4 +132,32 @@ def test_defaults_fill_only_what_is_missing_and_never_touch_the_input() -> None:
         "proxyPort": 8080,
     }
     assert with_server_defaults("apps", "StatefulSet", {"spec": {}})["spec"] == {"replicas": 1}
+
+
+@pytest.mark.parametrize("kind", ["StatefulSet", "Deployment"])
+def test_pod_templates_get_the_apiservers_termination_grace(kind: str) -> None:
+    """core/v1 SetDefaults_PodSpec: an absent (or null) terminationGracePeriodSeconds becomes 30."""
+    raw = {"spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "c"}]}}}}
+    out = with_server_defaults("apps", kind, raw)
+    assert out["spec"]["template"]["spec"] == {
+        "containers": [{"name": "c"}],
+        "terminationGracePeriodSeconds": 30,
+    }
+    assert raw == {"spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "c"}]}}}}
+    null = {"spec": {"replicas": 1, "template": {"spec": {"terminationGracePeriodSeconds": None}}}}
+    assert with_server_defaults("apps", kind, null)["spec"]["template"]["spec"] == {
+        "terminationGracePeriodSeconds": 30
+    }
+    kept = {"spec": {"replicas": 1, "template": {"spec": {"terminationGracePeriodSeconds": 5}}}}
+    assert with_server_defaults("apps", kind, kept) is kept
+    # No pod spec to default (the apiserver refuses such an object anyway): nothing invented.
+    assert (
+        with_server_defaults("apps", kind, {"spec": {"replicas": 1, "template": "x"}})["spec"]["template"]
+        == "x"
+    )
+    # ToolHive's podTemplateSpec is raw: no default there.
+    server = {"spec": {"image": "x", "podTemplateSpec": {"spec": {}}}}
+    assert with_server_defaults(TOOLHIVE_GROUP, "MCPServer", server)["spec"]["podTemplateSpec"] == {
+        "spec": {}
+    }
     assert with_server_defaults("", "ConfigMap", {"data": {}}) == {"data": {}}

@@ -27,7 +27,7 @@ from mcp_admission.policies.engine.policy import Policy
 from mcp_admission.policies.engine.workloads import SKIP_ANNOTATION
 
 from .apiserver_rules import service_problems, statefulset_update_problems
-from .toolhive_objects import backend_service, backend_statefulset, proxy_service, request_for
+from .toolhive_objects import backend_service, backend_statefulset, mcpserver_like, proxy_service, request_for
 
 CONFIG = PolicyConfig()
 
@@ -113,6 +113,58 @@ def test_service_update_back_to_none_is_made_sticky_again() -> None:
     old = jsonpatch.apply_patch(old, list(decide(request_for(proxy_service("fetch")), CONFIG).patch))
     request = request_for(proxy_service("fetch"), Operation.UPDATE, old=old)
     assert applied(request, decide(request, CONFIG))["spec"]["sessionAffinity"] == "ClientIP"
+
+
+TOOLHIVE_PROXY_SERVICES = {  # kind → the proxy Service ToolHive's operator makes for resource X
+    "MCPServer": "mcp-fetch-proxy",
+    "MCPRemoteProxy": "mcp-fetch-remote-proxy",
+    "VirtualMCPServer": "vmcp-fetch",
+}
+
+
+def controlled_proxy_service(kind: str, controller: bool = True) -> dict[str, Any]:
+    """A proxy Service as the operator creates it: its resource is its controller (SetControllerReference)."""
+    svc = proxy_service("fetch")
+    svc["metadata"]["name"] = TOOLHIVE_PROXY_SERVICES[kind]
+    svc["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": "toolhive.stacklok.dev/v1beta1",
+            "kind": kind,
+            "name": "fetch",
+            "uid": "6d1c9f4e-0000-4000-8000-000000000001",
+            "controller": controller,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    return svc
+
+
+@pytest.mark.parametrize("kind", sorted(TOOLHIVE_PROXY_SERVICES))
+def test_services_a_toolhive_resource_controls_are_left_to_it(kind: str) -> None:
+    """The operator writes the resource's spec.sessionAffinity there on every reconcile: never fight it."""
+    svc = controlled_proxy_service(kind)  # sessionAffinity None: the resource asked for it
+    assert decide(request_for(svc), CONFIG) == Decision()
+    sticky = copy.deepcopy(svc)
+    sticky["spec"]["sessionAffinity"] = "ClientIP"
+    # The operator's Update back to the resource's None, after someone made it sticky.
+    assert decide(request_for(svc, Operation.UPDATE, old=sticky), CONFIG) == Decision()
+
+
+def test_a_toolhive_owner_that_is_not_the_controller_does_not_count() -> None:
+    svc = controlled_proxy_service("MCPServer", controller=False)
+    assert decide(request_for(svc), CONFIG).patch
+    # Nor does a controller of another group with a ToolHive kind's name.
+    svc = controlled_proxy_service("MCPServer")
+    svc["metadata"]["ownerReferences"][0]["apiVersion"] = "example.com/v1"
+    assert decide(request_for(svc), CONFIG).patch
+
+
+def test_the_backend_service_the_proxy_runner_applies_is_already_what_we_would_make() -> None:
+    """mcp-X, controlled by its StatefulSet: the runner applies ClientIP 1800 s (createMCPService)."""
+    svc = backend_service("fetch", headless=False)
+    svc["spec"]["sessionAffinity"] = "ClientIP"
+    svc["spec"]["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": 1800}}
+    assert decide(request_for(svc, Operation.UPDATE, old=svc), CONFIG) == Decision()
 
 
 # --- statefulset-dns --------------------------------------------------------------------------
@@ -217,6 +269,86 @@ def test_odd_or_small_replica_values_are_left_to_the_apiserver(value: Any) -> No
     assert decision.patch == () and decision.errors == ()
 
 
+# --- the resources' own affinity: affinity-with-redis, backend-affinity ----------------------
+
+NONE_WITHOUT_REDIS = (
+    "sessionAffinity None, 3 replicas, no redis: a session's requests reach pods that lack it"
+)
+CLIENT_IP_WITH_REDIS = (
+    "sessions are in redis: ClientIP pins clients behind a proxy to one pod; use sessionAffinity None"
+)
+
+
+def resource(kind: str, affinity: str | None, redis: bool, replicas: int | None) -> dict[str, Any]:
+    obj = mcpserver_like(kind, "fetch")
+    if kind == "MCPServer":
+        obj["spec"]["transport"] = "streamable-http"
+    if affinity is not None:
+        obj["spec"]["sessionAffinity"] = affinity
+    if redis:
+        obj["spec"]["sessionStorage"] = {"provider": "redis", "address": "redis:6379"}
+    if replicas is not None:
+        obj["spec"]["replicas"] = replicas
+    return obj
+
+
+@pytest.mark.parametrize("kind", sorted(TOOLHIVE_PROXY_SERVICES))
+@pytest.mark.parametrize("affinity", ["ClientIP", "None", None])
+@pytest.mark.parametrize("redis", [True, False], ids=["redis", "no-redis"])
+@pytest.mark.parametrize("replicas", [None, 1, 3])
+def test_the_resource_hears_whether_its_affinity_fits_its_sessions(
+    kind: str, affinity: str | None, redis: bool, replicas: int | None
+) -> None:
+    decision = decide(request_for(resource(kind, affinity, redis, replicas)), CONFIG)
+    said = [w.message for w in decision.warnings if w.policy == "affinity-with-redis"]
+    sticky = affinity != "None"  # absent: the CRD default, ClientIP
+    if replicas == 3 and redis and sticky:
+        assert said == [CLIENT_IP_WITH_REDIS]
+    elif replicas == 3 and not redis and not sticky:
+        assert said == [NONE_WITHOUT_REDIS]
+    else:
+        assert said == []
+    assert decision.patch == ()  # advice only: the operator owns the Service it would change
+
+
+def test_enforce_denies_none_without_redis() -> None:
+    request = request_for(resource("VirtualMCPServer", "None", False, 3))
+    denial = decide(request, config(affinity_with_redis="enforce", session_storage="off")).denial
+    assert denial == Finding("affinity-with-redis", NONE_WITHOUT_REDIS)
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"transport": "sse", "backendReplicas": 3}, "backendReplicas 3 > replicas 1"),  # replicas absent
+        (
+            {"transport": "streamable-http", "backendReplicas": 3, "replicas": 2},
+            "backendReplicas 3 > replicas 2",
+        ),
+        ({"transport": "sse", "backendReplicas": 3, "replicas": 3}, None),
+        ({"transport": "sse", "backendReplicas": 2, "replicas": 0}, None),  # no proxy: nothing served
+        ({"transport": "sse", "backendReplicas": 1}, None),
+        ({"transport": "sse", "replicas": 3}, None),
+        ({"transport": "stdio", "backendReplicas": 3}, None),  # no backend Service (and capped)
+        ({"backendReplicas": 3}, None),  # the CRD's default transport: stdio
+    ],
+)
+def test_more_backends_than_proxy_pods_leaves_some_idle(spec: dict[str, Any], expected: str | None) -> None:
+    decision = decide(request_for(mcpserver(**spec)), CONFIG)
+    said = [w.message for w in decision.warnings if w.policy == "backend-affinity"]
+    if expected is None:
+        assert said == []
+    else:
+        assert said == [f"{expected}: ClientIP pins each proxy pod to one backend pod"]
+
+
+@pytest.mark.parametrize("kind", ["MCPRemoteProxy", "VirtualMCPServer"])
+def test_backend_affinity_is_about_mcpserver_backends_only(kind: str) -> None:
+    obj = mcpserver_like(kind, "fetch")
+    obj["spec"].update(backendReplicas=3, transport="sse")
+    assert not [w for w in decide(request_for(obj), CONFIG).warnings if w.policy == "backend-affinity"]
+
+
 # --- engine -----------------------------------------------------------------------------------
 
 
@@ -287,9 +419,11 @@ def test_opt_in_label_and_selectors_mark_plain_workloads() -> None:
 
 
 def test_off_mode_and_skip_all_annotation() -> None:
-    request = request_for(backend_statefulset("fetch", transport="stdio", replicas=3))
+    request = request_for(backend_statefulset("fetch", transport="sse", replicas=3))
     only_dns = decide(request, config(stdio_replicas="off"))
     assert [op["path"] for op in only_dns.patch] == ["/spec/serviceName"]
+    stdio = request_for(backend_statefulset("fetch", transport="stdio", replicas=3))
+    assert decide(stdio, config(stdio_replicas="off")) == Decision()  # stdio: no serviceName either
     sts = backend_statefulset("fetch", transport="stdio", replicas=3)
     sts["metadata"]["annotations"] = {SKIP_ANNOTATION: "*"}
     assert decide(request_for(sts), CONFIG) == Decision()
@@ -324,7 +458,7 @@ def test_a_policy_that_raises_is_contained_and_named() -> None:
     assert decision.allowed
     assert [e.policy for e in decision.errors] == ["broken"]
     assert decision.warnings[0] == Finding("broken", "internal error; policy skipped for this object")
-    assert [op["path"] for op in decision.patch] == ["/spec/serviceName", "/spec/replicas"]
+    assert [op["path"] for op in decision.patch] == ["/spec/replicas"]  # stdio: no serviceName
 
 
 def shouting(request: Request, workload: Any, settings: PolicySettings) -> Outcome:
@@ -402,6 +536,8 @@ def test_every_policy_has_a_stable_id_summary_and_mode_key() -> None:
         "stdio-replicas",
         "session-storage",
         "affinity-with-redis",
+        "backend-affinity",
+        "termination-grace",
     ]
     assert set(CONFIG.modes) == set(ids) and set(CONFIG.modes.values()) == {Mode.WARN}
     assert all(p.summary for p in ALL_POLICIES)

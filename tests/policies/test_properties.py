@@ -20,7 +20,14 @@ from mcp_admission.policies import (
 )
 from mcp_admission.policies.engine.patch import apply
 
-from .toolhive_objects import backend_service, backend_statefulset, mcpserver_like, proxy_service, request_for
+from .toolhive_objects import (
+    backend_service,
+    backend_statefulset,
+    mcpserver_like,
+    proxy_deployment,
+    proxy_service,
+    request_for,
+)
 
 CONFIG = PolicyConfig()
 json_values = st.recursive(
@@ -34,6 +41,8 @@ json_values = st.recursive(
 )
 transports = st.sampled_from(["stdio", "sse", "streamable-http", None])
 replica_counts = st.one_of(st.none(), st.integers(min_value=0, max_value=2**31 - 1))
+# terminationGracePeriodSeconds: absent, near the default minimum, or any int64.
+graces = st.one_of(st.none(), st.integers(0, 60), st.integers(-(2**63), 2**63 - 1))
 
 
 @st.composite
@@ -41,7 +50,16 @@ def mcp_objects(draw: st.DrawFn) -> dict[str, Any]:
     """ToolHive-shaped MCP objects with the fields the policies read set to any valid value."""
     kind = draw(
         st.sampled_from(
-            ["proxy", "backend", "headless", "sts", "MCPServer", "MCPRemoteProxy", "VirtualMCPServer"]
+            [
+                "proxy",
+                "backend",
+                "headless",
+                "sts",
+                "deployment",
+                "MCPServer",
+                "MCPRemoteProxy",
+                "VirtualMCPServer",
+            ]
         )
     )
     name = draw(st.from_regex(r"[a-z][a-z0-9-]{0,30}[a-z0-9]", fullmatch=True))
@@ -50,10 +68,16 @@ def mcp_objects(draw: st.DrawFn) -> dict[str, Any]:
     elif kind in ("backend", "headless"):
         obj = backend_service(name, headless=kind == "headless")
     elif kind == "sts":
-        obj = backend_statefulset(
-            name, transport=draw(transports) or "sse", replicas=draw(st.integers(0, 50))
-        )
+        transport = draw(transports)
+        obj = backend_statefulset(name, transport=transport or "sse", replicas=draw(st.integers(0, 50)))
+        if transport is None:  # marked as MCP (toolhive: "true") without saying its transport
+            del obj["metadata"]["labels"]["toolhive-transport"]
         obj["spec"]["serviceName"] = draw(st.sampled_from([name, f"mcp-{name}-headless", "other"]))
+        if (grace := draw(graces)) is not None:
+            obj["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = grace
+    elif kind == "deployment":
+        obj = proxy_deployment(name)
+        obj["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = draw(graces)  # None: null
     else:
         obj = mcpserver_like(kind, name)
         for field in ("replicas", "backendReplicas"):
@@ -66,6 +90,8 @@ def mcp_objects(draw: st.DrawFn) -> dict[str, Any]:
                 "provider": draw(st.sampled_from(["redis", "memory"])),
                 "address": "r",
             }
+        if (grace := draw(graces)) is not None:
+            obj["spec"]["podTemplateSpec"] = {"spec": {"terminationGracePeriodSeconds": grace}}
     if obj["kind"] == "Service":
         obj["spec"]["sessionAffinity"] = draw(st.sampled_from(["None", "ClientIP"]))
         if obj["spec"]["sessionAffinity"] == "ClientIP" and draw(st.booleans()):
@@ -157,6 +183,16 @@ FIELD_PATHS = [
     ("spec", "clusterIPs"),
     ("spec", "type"),
     ("metadata", "labels", "toolhive-transport"),
+    ("metadata", "labels", "toolhive-port"),
+    ("spec", "selector"),
+    ("spec", "selector", "matchLabels"),
+    ("spec", "selector", "matchExpressions"),
+    ("spec", "template"),
+    ("spec", "template", "spec"),
+    ("spec", "template", "spec", "terminationGracePeriodSeconds"),
+    ("spec", "podTemplateSpec"),
+    ("spec", "podTemplateSpec", "spec"),
+    ("spec", "podTemplateSpec", "spec", "terminationGracePeriodSeconds"),
     ("metadata", "annotations", "mcp-admission.io/skip-policies"),
 ]
 

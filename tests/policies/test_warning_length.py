@@ -15,20 +15,30 @@ from hypothesis import strategies as st
 from mcp_admission.policies import Operation, PolicyConfig, decide, warning_text
 from mcp_admission.policies.engine.decide import MAX_WARNING_RUNES
 
-from .toolhive_objects import backend_service, backend_statefulset, mcpserver_like, proxy_service, request_for
+from .toolhive_objects import (
+    backend_service,
+    backend_statefulset,
+    mcpserver_like,
+    proxy_deployment,
+    proxy_service,
+    request_for,
+)
 
 # DNS labels up to 63 characters: the longest names a Service, a StatefulSet's pods or a namespace take.
 labels = st.from_regex(r"[a-z]([a-z0-9-]{0,61}[a-z0-9])?", fullmatch=True)
 longest = st.sampled_from(["a" * 63, "m" + "-" * 61 + "z", "x" * 57])  # and some at the limit
 names = st.one_of(labels, longest)
 counts = st.sampled_from([0, 1, 2, 3, 10, 2**31 - 1])  # int32, as the schemas allow
+graces = st.sampled_from([-(2**63), -1, 0, 5, 29, 2**63 - 1])  # int64, as the apiserver allows
 
 
 @st.composite
 def requests(draw: st.DrawFn) -> Any:
     name = draw(names)
     kind = draw(
-        st.sampled_from(["proxy", "backend", "sts", "MCPServer", "MCPRemoteProxy", "VirtualMCPServer"])
+        st.sampled_from(
+            ["proxy", "backend", "sts", "deployment", "MCPServer", "MCPRemoteProxy", "VirtualMCPServer"]
+        )
     )
     if kind == "proxy":
         obj = proxy_service(name)
@@ -38,6 +48,12 @@ def requests(draw: st.DrawFn) -> Any:
         obj = backend_statefulset(
             name, transport=draw(st.sampled_from(["stdio", "sse"])), replicas=draw(counts)
         )
+        obj["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = draw(graces)
+        if draw(st.booleans()):  # the longest statefulset-dns reason: a selector no Service can express
+            obj["spec"]["selector"]["matchExpressions"] = [{"key": "a", "operator": "Exists"}]
+    elif kind == "deployment":
+        obj = proxy_deployment(name)
+        obj["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = draw(graces)
     else:
         obj = mcpserver_like(kind, name)
         obj["spec"]["replicas"] = draw(counts)
@@ -46,6 +62,8 @@ def requests(draw: st.DrawFn) -> Any:
             obj["spec"]["transport"] = draw(st.sampled_from(["stdio", "sse"]))
         if draw(st.booleans()):
             obj["spec"]["sessionStorage"] = {"provider": "redis", "address": "r"}
+        obj["spec"]["podTemplateSpec"] = {"spec": {"terminationGracePeriodSeconds": draw(graces)}}
+        obj["spec"]["sessionAffinity"] = draw(st.sampled_from(["ClientIP", "None"]))  # affinity-with-redis
     obj["metadata"]["namespace"] = draw(names)
     if kind != "sts" or not draw(st.booleans()):
         return request_for(obj)
@@ -57,9 +75,22 @@ def requests(draw: st.DrawFn) -> Any:
 
 
 @settings(max_examples=400, deadline=None)
-@given(requests(), st.sampled_from(["{name}", "mcp-{name}-headless", "{name}-pods"]))
-def test_every_warning_fits_whole(request: Any, pattern: str) -> None:
-    config = PolicyConfig.model_validate({"policies": {"statefulset-dns": {"serviceNamePattern": pattern}}})
+@given(
+    requests(),
+    st.sampled_from(["{name}", "mcp-{name}-headless", "{name}-pods"]),
+    st.sampled_from(["warn", "enforce"]),
+    st.sampled_from([30, 3600]),
+)
+def test_every_warning_fits_whole(request: Any, pattern: str, mode: str, grace: int) -> None:
+    config = PolicyConfig.model_validate(
+        {
+            "policies": {
+                "statefulset-dns": {"serviceNamePattern": pattern},
+                # enforce: termination-grace denies with its own text; 3600: the longest minimum
+                "termination-grace": {"mode": mode, "minSeconds": grace},
+            }
+        }
+    )
     decision = decide(request, config)
     for finding in (*decision.warnings, *([decision.denial] if decision.denial else [])):
         text = warning_text(finding)

@@ -39,6 +39,34 @@ def backend_statefulset(
     }
 
 
+def proxy_deployment(name: str) -> dict[str, Any]:
+    """The proxy Deployment `X` (deploymentForMCPServer): ToolHive sets terminationGracePeriodSeconds 30."""
+    labels = {
+        "app": "mcpserver",
+        "app.kubernetes.io/name": "mcpserver",
+        "app.kubernetes.io/instance": name,
+        "toolhive": "true",
+        "toolhive-name": name,
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "toolhive-system", "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": f"{name}-proxy-runner",
+                    "terminationGracePeriodSeconds": 30,
+                    "containers": [{"name": "toolhive", "image": "ghcr.io/stacklok/toolhive/proxyrunner"}],
+                },
+            },
+        },
+    }
+
+
 def proxy_service(name: str) -> dict[str, Any]:
     """The proxy Service `mcp-X-proxy`, labelled like the proxy Deployment."""
     return {

@@ -1,15 +1,19 @@
-"""policies/backend_services.py: the Services an MCP StatefulSet needs, pure (no cluster)."""
+"""reconciler/services.py: the Services an MCP StatefulSet needs, pure (no cluster)."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
+import jsonpatch
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mcp_admission.check.defaults import with_server_defaults
-from mcp_admission.policies import Operation, PolicyConfig, Request, decide
+from mcp_admission.policies import Operation, PolicyConfig, Request, decide, statefulset_dns
 from mcp_admission.policies.engine.workloads import SKIP_ANNOTATION
+from mcp_admission.policies.statefulset_dns import headless_service_name
 from mcp_admission.reconciler.services import MANAGED_BY, MANAGED_BY_LABEL, desired_services, plan_services
 
 from ..policies.apiserver_rules import service_problems
@@ -98,12 +102,27 @@ def test_statefulset_dns_opt_out_drops_the_headless_service() -> None:
         (sts(annotations={SKIP_ANNOTATION: "*"}), "opted out"),
         ({**sts(), "metadata": {"name": "x", "namespace": "team-a", "labels": {"app": "x"}}}, "not an MCP"),
         (statefulset("yardstick", "kube-system"), "excluded"),
-        (sts(port=None), "no container port"),
     ],
 )
 def test_no_services(obj: dict[str, Any], reason: str) -> None:
     plan = plan_services(obj, CONFIG)
     assert plan.services == () and plan.skipped and reason in plan.skipped
+
+
+def test_without_a_port_only_the_headless_service() -> None:
+    """Pod DNS needs no port (a headless Service may have none); the sticky ClusterIP one does."""
+    plan = plan_services(sts(port=None), CONFIG)
+    (headless,) = plan.services
+    assert headless["metadata"]["name"] == "mcp-yardstick-headless"
+    assert headless["spec"]["clusterIP"] == "None" and "ports" not in headless["spec"]
+    assert plan.skipped == "no container port and no toolhive-port label: no mcp-yardstick"
+
+
+def test_a_statefulset_that_names_no_transport_is_served() -> None:
+    """Marked as an MCP workload without a transport label: served (only stdio is not)."""
+    obj = sts()
+    del obj["metadata"]["labels"]["toolhive-transport"]
+    assert set(by_name(desired_services(obj, CONFIG))) == {"mcp-yardstick-headless", "mcp-yardstick"}
 
 
 def test_match_expressions_cannot_become_a_service_selector() -> None:
@@ -163,3 +182,78 @@ def test_opt_in_label_statefulset_without_toolhive() -> None:
 @pytest.mark.parametrize("junk", [None, 3, "x", [], {"metadata": "x"}, {"metadata": {"name": 1}}])
 def test_odd_input_gives_nothing(junk: Any) -> None:
     assert desired_services(junk, CONFIG) == ()
+
+
+@st.composite
+def marked_statefulsets(draw: st.DrawFn) -> tuple[dict[str, Any], PolicyConfig]:
+    """StatefulSets marked (or not) as MCP in every way, with every transport, selector, port and opt-out,
+    and configurations that name the headless Service differently."""
+    # 50: mcp-<50>-headless is 63 characters, the longest valid; 51: too long; 60: mcp-<60> too.
+    name = draw(st.sampled_from(["yardstick", "a" * 50, "b" * 51, "c" * 60]))
+    obj = statefulset(name, draw(st.sampled_from(["team-a", "kube-system"])))
+    labels = obj["metadata"]["labels"]
+    del labels["toolhive-transport"]
+    mark = draw(st.sampled_from(["toolhive", "opt-in", "selector", "none"]))
+    if mark != "toolhive":
+        del labels["toolhive"]
+    if mark == "opt-in":
+        labels["mcp-admission.io/workload"] = "true"
+    transport = draw(st.sampled_from(["stdio", "sse", "streamable-http", "junk", None]))
+    if transport is not None:
+        labels[draw(st.sampled_from(["toolhive-transport", "mcp-admission.io/transport"]))] = transport
+    if draw(st.booleans()):
+        del labels["toolhive-port"]
+    if draw(st.booleans()):
+        del obj["spec"]["template"]["spec"]["containers"][0]["ports"]
+    obj["spec"]["selector"] = draw(
+        st.sampled_from(
+            [
+                {"matchLabels": {"app": name}},
+                {"matchLabels": {"app": name}, "matchExpressions": [{"key": "a", "operator": "Exists"}]},
+                {},
+                {"matchLabels": {"app": 1}},
+            ]
+        )
+    )
+    skip = draw(st.sampled_from([None, "statefulset-dns", "session-affinity", "*", "stdio-replicas"]))
+    if skip is not None:
+        obj["metadata"]["annotations"] = {SKIP_ANNOTATION: skip}
+    obj["metadata"]["uid"] = "0b7d6f0e-1111-2222-3333-444455556666"
+    obj["spec"]["serviceName"] = "custom"  # no pattern makes it: named after the headless one only by us
+    selector: dict[str, Any] = {"matchLabels": {"app": name}}
+    if draw(st.booleans()):
+        selector["transport"] = draw(st.sampled_from(["stdio", "sse"]))
+    config = PolicyConfig.model_validate(
+        {
+            "policies": {
+                "statefulset-dns": {
+                    "serviceNamePattern": draw(
+                        st.sampled_from(["mcp-{name}-headless", "{name}", "{name}-pods"])
+                    )
+                }
+            },
+            "workloads": {"selectors": [selector] if mark == "selector" else []},
+        }
+    )
+    return obj, config
+
+
+@settings(max_examples=500, deadline=None)
+@given(marked_statefulsets())
+def test_the_webhook_names_a_headless_service_exactly_when_the_reconciler_makes_it(
+    case: tuple[dict[str, Any], PolicyConfig],
+) -> None:
+    """One place decides (policies/engine/backend.py): a StatefulSet never names a headless Service that
+    will not exist, and every headless Service the reconciler makes is the one its StatefulSet names."""
+    obj, config = case
+    meta = obj["metadata"]
+    request = Request("apps", "v1", "StatefulSet", Operation.CREATE, meta["namespace"], meta["name"], obj)
+    decision = decide(request, config, policies=(statefulset_dns.POLICY,))
+    named = jsonpatch.apply_patch(obj, list(decision.patch))["spec"]["serviceName"]
+    headless = headless_service_name(meta["name"], config.settings(statefulset_dns.POLICY))
+    plan = plan_services(obj, config)
+    planned = {svc["metadata"]["name"] for svc in plan.services}
+    assert (named == headless) == (headless is not None and headless in planned), (named, plan)
+    for warning in decision.warnings:  # "no pod DNS: <why>" is the reconciler's reason too
+        if warning.message.startswith("no pod DNS: "):
+            assert plan.skipped is not None and warning.message.removeprefix("no pod DNS: ") in plan.skipped
