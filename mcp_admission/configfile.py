@@ -50,9 +50,14 @@ def with_overrides(section: M, overrides: Mapping[str, object], names: Mapping[s
         raise ConfigError(_problems(exc, lambda loc: _named(loc, names))) from None
 
 
+def config_file(path: str | os.PathLike[str] | None = None) -> str | os.PathLike[str] | None:
+    """The configuration file to read: `path`, else $MCP_ADMISSION_CONFIG; None: none (the defaults)."""
+    return path or os.environ.get(CONFIG_ENV) or None
+
+
 def read_config(model: type[M], path: str | os.PathLike[str] | None = None) -> M:
     """`model` from the file at `path`, else $MCP_ADMISSION_CONFIG, else its defaults."""
-    path = path or os.environ.get(CONFIG_ENV) or None
+    path = config_file(path)
     if path is None:
         return model()
     try:

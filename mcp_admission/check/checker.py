@@ -7,8 +7,7 @@ is defaulted the same way. The namespace is the object's own, else the default o
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from mcp_admission.policies import JSON, Decision, Operation, PolicyConfig, Request
 
@@ -38,8 +37,7 @@ CLUSTER_SCOPED = frozenset(
 Key = tuple[str, str, str, str]  # (group, kind, namespace, name): what --old matches on
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
+class Identity(NamedTuple):  # NamedTuples: see loader.py
     group: str
     version: str
     kind: str
@@ -51,13 +49,13 @@ class Identity:
         return (self.group, self.kind, self.namespace, self.name)
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
+class Result(NamedTuple):
     manifest: Manifest
     identity: Identity
     operation: Operation
     decision: Decision
-    mutated: JSON  # the object as the webhooks would leave it (the defaulted input when not patched)
+    mutated: JSON  # the object as the webhooks would leave it (the defaulted input when not patched);
+    # None where it is not kept (audit: the cluster's objects are read page by page, then dropped)
 
 
 def identify(obj: dict[str, Any], default_namespace: str) -> Identity:

@@ -1,47 +1,60 @@
-"""Manifests in: files, directories and stdin become objects tagged with the file and line they start on.
+"""Manifests in: each input's documents become objects tagged with the file and line they start on.
 
-YAML is parsed once with PyYAML's C loader; each document's line comes from its composed node (the
-same node `yaml.load_all` would construct), so knowing where an object is costs no second pass.
+YAML is parsed once (construct.py: PyYAML's C loader, a key twice in a mapping refused); each
+document's line comes from its composed node, so knowing where an object is costs no second pass.
 JSON is read by the same loader (YAML is a superset of JSON). A document that does not parse is
 reported and parsing resumes at the next `---`, so one broken document never hides the others.
+
+What a file holds decides how it is read (`mcp-admission check --help` tells users the same):
+
+- an object is a mapping with a non-empty string `apiVersion` and `kind`; a `kind: ...List` with
+  `items` stands for its items (a List in a List too), each at its own line;
+- a file with no object at all (values.yaml, Chart.yaml, configs, dashboards, an empty file) is
+  skipped with a notice, unless a document in it looks like a broken manifest: a mapping with `kind`,
+  or with `apiVersion` and `metadata` (Chart.yaml has `apiVersion` without either);
+- in a file with objects, every other non-empty document is an input error;
+- a file whose YAML breaks on a line with `{{` is a template (Helm, Go): skipped with a notice;
+- other YAML that does not parse, and a key twice in one mapping, are input errors.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import yaml
+
+from .construct import DuplicateKeyError, Loader
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
 STDIN_NAME = "stdin"  # how stdin is shown in reports and named under --write-mutated
-_DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
+DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)  # also where --write-mutated splits
+CHECK_RENDERED = "| mcp-admission check -f -"  # how to check what a template renders to
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
+# NamedTuples, not frozen dataclasses: quicker to define (importing loader, checker and report, with
+# their 7 types: 13 -> 9 ms of a ~0.25 s start-up) and to build for every object read.
+
+
+class Source(NamedTuple):
     """One input stream: `name` is shown in reports, `relative` names its copy under --write-mutated."""
 
     name: str
     relative: str
-    path: Path | None  # None: stdin
+    path: Path | None  # None: stdin, or a list read from a cluster (audit: `name` is its apiserver path)
 
 
-@dataclass(frozen=True, slots=True)
-class Manifest:
+class Manifest(NamedTuple):
     source: Source
-    line: int  # 1-based line of the object's first key
+    line: int | None  # 1-based line of the object's first key; None: a live object (audit), in no file
     object: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class InputError:
+class InputError(NamedTuple):
     """Input that cannot be checked; `str()` is the message for the user, `file:line: problem`."""
 
     file: str
@@ -53,40 +66,30 @@ class InputError:
         return f"{where}: {self.message}"
 
 
-Loaded = Manifest | InputError
+class Skipped(NamedTuple):
+    """Input left out on purpose, not an error; `str()` is the one-line notice for the user."""
+
+    file: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: skipped: {self.reason}"
 
 
-def expand(paths: Sequence[str | Path]) -> tuple[list[Source], list[InputError]]:
-    """The sources behind -f arguments: files as given, directories walked recursively in sorted order."""
-    sources: list[Source] = []
-    errors: list[InputError] = []
-    for arg in paths:
-        if str(arg) == STDIN:  # at most once: command.run refuses a second "-"
-            sources.append(Source(STDIN_NAME, STDIN_NAME + ".yaml", None))
-            continue
-        path = Path(arg)
-        if path.is_dir():
-            found = _walk(path)
-            if not found:
-                errors.append(InputError(str(arg), None, "no .yaml, .yml or .json files in this directory"))
-            sources.extend(found)
-        elif path.exists():
-            sources.append(Source(str(arg), path.name, path))
-        else:
-            errors.append(InputError(str(arg), None, "no such file or directory"))
-    return sources, errors
+Loaded = Manifest | InputError | Skipped
+NO_OBJECT = "no Kubernetes object"
+TEMPLATE = f"a template ({{{{ }}}}), not YAML: check what it renders to: helm template CHART {CHECK_RENDERED}"
 
 
-def _walk(root: Path) -> list[Source]:
-    found: list[Source] = []
-    for directory, subdirs, files in os.walk(root):  # does not follow directory symlinks: no loops
-        subdirs.sort()
-        for name in sorted(files):
-            if name.endswith(MANIFEST_SUFFIXES):
-                path = Path(directory, name)
-                found.append(Source(str(path), path.relative_to(root).as_posix(), path))
-    found.sort(key=lambda s: s.relative)
-    return found
+class _Document(NamedTuple):
+    node: yaml.Node
+    line_base: int  # lines before the text the node's marks count from
+    data: Any
+
+
+class _Broken(NamedTuple):
+    error: InputError
+    templated: bool  # the line it breaks on has `{{`
 
 
 def read(source: Source) -> str | InputError:
@@ -102,34 +105,70 @@ def read(source: Source) -> str | InputError:
         return InputError(source.name, line, f"not UTF-8 text (byte {data[exc.start]:#04x})")
 
 
-def load(source: Source) -> Iterator[Loaded]:
-    """Every object in one source, in order, with the input errors where they occur."""
+def load(source: Source, texts: dict[Source, str] | None = None) -> list[Loaded]:
+    """Every object in one source, in order, with the input errors where they occur, or why the whole
+    source is skipped; `texts`, when given, keeps the text (--write-mutated writes it again, patched)."""
     text = read(source)
     if isinstance(text, InputError):
-        yield text
-        return
-    yield from parse(source, text)
+        return [text]
+    if texts is not None:
+        texts[source] = text
+    return parse(source, text)
 
 
-def parse(source: Source, text: str) -> Iterator[Loaded]:
+def parse(source: Source, text: str) -> list[Loaded]:
+    """One text's objects and input errors in order, or the one reason it is skipped (see above)."""
+    found: list[Manifest | InputError] = []
+    strays: set[int] = set()  # where in `found` a document is no object: an error only beside objects
+    manifests = False  # an object, or a document that looks like a broken one
+    for document in _documents(source, text):
+        if isinstance(document, _Broken):
+            if document.templated:
+                return [Skipped(source.name, TEMPLATE)]
+            found.append(document.error)
+            continue
+        node, line_base, data = document
+        if data is None:  # an empty document, as kubectl skips it
+            continue
+        line = line_base + node.start_mark.line + 1
+        problem = _not_an_object(data)
+        if problem is None:
+            manifests = True
+            found.extend(_objects(source, data, node, line, line_base))
+            continue
+        if _looks_like_a_manifest(data):
+            manifests = True
+        else:
+            strays.add(len(found))
+        found.append(InputError(source.name, line, problem))
+    if manifests:
+        return list(found)
+    kept: list[Loaded] = [item for index, item in enumerate(found) if index not in strays]
+    return kept or [Skipped(source.name, NO_OBJECT)]
+
+
+def _documents(source: Source, text: str) -> Iterator[_Document | _Broken]:
     offset = 0  # where the current attempt starts, after recovering from a broken document
     reported = -1  # a retry that fails where the last attempt did must not report it twice
     while True:
         line_base = text.count("\n", 0, offset)
-        loader = yaml.CSafeLoader(text[offset:] if offset else text)
+        loader = Loader(text[offset:] if offset else text)
         try:
             while loader.check_node():
                 node = cast(yaml.Node, loader.get_node())  # check_node() said there is one
-                yield from _objects(source, node, loader.construct_document(node), line_base)
+                yield _Document(node, line_base, loader.construct_document(node))
             return
         except yaml.YAMLError as exc:
             line, index = _error_position(exc, text, offset)
+            line_start = max(text.rfind("\n", 0, offset + index) + 1, offset)
             if line_base + line != reported:
                 reported = line_base + line
-                yield InputError(source.name, reported + 1, f"not valid YAML: {_problem(exc)}")
+                line_end = text.find("\n", line_start)
+                templated = "{{" in text[line_start : None if line_end < 0 else line_end]
+                error = InputError(source.name, reported + 1, _problem(exc, line_base))
+                yield _Broken(error, templated)
             # Resume at the next document start from the problem's line on; none left: the rest is lost.
-            line_start = max(text.rfind("\n", 0, offset + index) + 1, offset + 1)
-            next_start = _DOCUMENT_START.search(text, line_start)
+            next_start = DOCUMENT_START.search(text, max(line_start, offset + 1))
             if next_start is None:
                 return
             offset = next_start.start()
@@ -146,35 +185,45 @@ def _error_position(exc: yaml.YAMLError, text: str, offset: int) -> tuple[int, i
     return text.count("\n", offset, offset + position), position
 
 
-def _problem(exc: yaml.YAMLError) -> str:
+def _problem(exc: yaml.YAMLError, line_base: int) -> str:
+    if isinstance(exc, DuplicateKeyError):  # valid YAML to some parsers, but kubectl refuses it
+        return f"{exc.problem} (first on line {line_base + exc.first.line + 1})"
     if isinstance(exc, yaml.reader.ReaderError):
         code = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        return f"character #x{code:04x}: {exc.reason}"
+        return f"not valid YAML: character #x{code:04x}: {exc.reason}"
     problem = getattr(exc, "problem", None)
     context = getattr(exc, "context", None)
     if problem is None:
-        return str(exc).splitlines()[0]
-    return f"{problem} ({context})" if context else str(problem)
+        return "not valid YAML: " + str(exc).splitlines()[0]
+    return f"not valid YAML: {problem} ({context})" if context else f"not valid YAML: {problem}"
 
 
-def _objects(source: Source, node: yaml.Node, data: Any, line_base: int) -> Iterator[Loaded]:
-    line = line_base + node.start_mark.line + 1
-    if data is None:  # an empty document, as kubectl skips it
-        return
-    problem = _not_an_object(data)
-    if problem:
-        yield InputError(source.name, line, problem)
-        return
+def _objects(
+    source: Source, data: dict[str, Any], node: yaml.Node | None, line: int, line_base: int
+) -> Iterator[Manifest | InputError]:
+    """The object, or a List's items (Lists in it too), each at its own line where it is known."""
     items = data.get("items")
     if not data["kind"].endswith("List") or not isinstance(items, list):  # List, ServiceList, ...
         yield Manifest(source, line, data)
         return
-    lines = _item_lines(node, line_base)
-    if len(lines) != len(items):  # merge keys or aliases: the list's own line is the best we know
-        lines = [line] * len(items)
-    for item, item_line in zip(items, lines, strict=True):
+    nodes: list[yaml.Node | None] = list(_item_nodes(node))
+    if len(nodes) != len(items):  # merge keys or aliases: the list's own line is the best we know
+        nodes = [None] * len(items)
+    for item, item_node in zip(items, nodes, strict=True):
+        item_line = line if item_node is None else line_base + item_node.start_mark.line + 1
         problem = _not_an_object(item)
-        yield InputError(source.name, item_line, problem) if problem else Manifest(source, item_line, item)
+        if problem is None:
+            yield from _objects(source, item, item_node, item_line, line_base)
+        else:
+            yield InputError(source.name, item_line, problem)
+
+
+def _item_nodes(node: yaml.Node | None) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == "items" and isinstance(value, yaml.SequenceNode):
+                return list(value.value)
+    return []
 
 
 def _not_an_object(data: Any) -> str | None:
@@ -186,14 +235,10 @@ def _not_an_object(data: Any) -> str | None:
     return None
 
 
+def _looks_like_a_manifest(data: Any) -> bool:
+    return isinstance(data, dict) and ("kind" in data or ("apiVersion" in data and "metadata" in data))
+
+
 def _type_name(data: Any) -> str:
     names = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
     return names.get(type(data), type(data).__name__)
-
-
-def _item_lines(node: yaml.Node, line_base: int) -> list[int]:
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if key.value == "items" and isinstance(value, yaml.SequenceNode):
-                return [line_base + item.start_mark.line + 1 for item in value.value]
-    return []

@@ -1,51 +1,178 @@
-"""--write-mutated: every object as the webhooks would leave it, as YAML.
+"""--write-mutated: the input files again, with the webhook's patches written into them and nothing else.
 
-Into a directory, each input file's objects go to the same relative name (a directory argument's
-files keep their path below it; stdin is `stdin.yaml`; a `.json` input is written as `.yaml`; inputs
-with the same name share one file, in order), one document per object (a `kind: List` becomes its
-items). To `-`, one multi-document stream on stdout. Unusable documents are not written.
+Each patch is rebased onto the manifest as written (rebase.py): what only the apiserver's defaulting
+adds is never written. Only the documents that change are re-emitted (roundtrip.py: comments, key
+order, quoting and indentation kept); every other document is written back byte for byte. A
+`kind: List` is patched item by item, inside the list.
+
+Every input file with objects is written (not the files the loader skips: values.yaml, templates).
+Into a directory, under the same relative name (a directory argument's files keep their path below
+it; stdin is `stdin.yaml`), so the directory is a complete copy that can be applied as it is; a file
+whose content would not change is not touched (same bytes, same mtime), so `--write-mutated` into the
+input's own directory edits in place exactly the files that need it. Files are replaced atomically,
+keeping their mode. To `-`: those files one after the other as one stream, with only the changed
+documents changed (for `-f -` alone: the input stream itself).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+import stat
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import yaml
 
-from mcp_admission.policies import JSON
+from mcp_admission.policies import PatchOp
 
 from .checker import Result
+from .construct import Loader
+from .loader import DOCUMENT_START, InputError, Source
+from .rebase import rebase
+from .roundtrip import RoundTripError, rewrite
 
 STDOUT = "-"
 
-
-def _dump(objects: Iterable[JSON], out: TextIO) -> None:
-    yaml.dump_all(
-        objects, out, Dumper=yaml.CSafeDumper, sort_keys=False, default_flow_style=False, allow_unicode=True
-    )
+Position = tuple[int, int | None]  # (document of the file, item of its `items` or None)
 
 
-def _target_name(relative: str) -> str:
-    return relative[: -len(".json")] + ".yaml" if relative.endswith(".json") else relative
-
-
-def write_mutated(results: list[Result], target: str, stdout: TextIO) -> str | None:
-    """Writes the mutated objects; returns why it could not (for an error about `target`), or None."""
-    if target == STDOUT:
-        _dump((r.mutated for r in results), stdout)
-        return None
-    by_file: dict[str, list[JSON]] = {}
+def write_mutated(
+    results: list[Result], texts: dict[Source, str], target: str, stdout: TextIO
+) -> list[InputError]:
+    """Writes the sources' `texts` (in input order) patched; returns what could not be done."""
+    changed: dict[Source, list[Result]] = {result.manifest.source: [] for result in results}
     for result in results:
-        by_file.setdefault(_target_name(result.manifest.source.relative), []).append(result.mutated)
-    root = Path(target)
+        if result.decision.patch:
+            changed[result.manifest.source].append(result)
+    errors: list[InputError] = []
+    patched = {
+        source: _patched_text(text, changed[source], errors) if changed[source] else text
+        for source, text in texts.items()
+        if source in changed  # a file with objects
+    }
+    if target == STDOUT:
+        stdout.write("".join(_stream(patched.values())))
+        return errors
+    problem = _write_files(patched, Path(target))
+    if problem:
+        errors.append(InputError(target, None, f"cannot write mutated manifests: {problem}"))
+    return errors
+
+
+def _patched_text(text: str, changed: list[Result], errors: list[InputError]) -> str:
+    documents = _split(text)
+    parsed = [_parse(document) for document in documents]
+    objects = list(_objects(parsed))
+    edits: dict[int, dict[int | None, tuple[PatchOp, ...]]] = {}
+    first: dict[int, Result] = {}  # the first patched object of each document, to report it by
+    cursor = 0
+    for result in changed:
+        found = _find(objects, result.manifest.object, cursor)
+        if found is None:  # never expected: the loader read the same text
+            errors.append(_error(result, "cannot find this object in its file again"))
+            continue
+        cursor = found + 1
+        (document, item), _ = objects[found]
+        try:
+            ops = rebase(result.manifest.object, result.decision.patch)
+        except ValueError as exc:
+            errors.append(_error(result, str(exc)))
+            continue
+        if ops:  # none when the manifest already says what the patch sets
+            # setdefault: a file given twice has its objects found twice, with the same patches.
+            edits.setdefault(document, {}).setdefault(item, ops)
+            first.setdefault(document, result)
+    for document, document_edits in edits.items():
+        try:
+            documents[document] = rewrite(documents[document], parsed[document], document_edits)
+        except RoundTripError as exc:
+            errors.append(_error(first[document], f"{exc}; left unchanged"))
+    return "".join(documents)
+
+
+def _error(result: Result, problem: str) -> InputError:
+    return InputError(result.manifest.source.name, result.manifest.line, f"--write-mutated: {problem}")
+
+
+def _split(text: str) -> list[str]:
+    """The file cut before each `---`: the loader's documents, each with its own comments."""
+    starts = [0, *(m.start() for m in DOCUMENT_START.finditer(text) if m.start())]
+    return [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
+
+
+def _parse(document: str) -> Any:
     try:
-        for relative, objects in by_file.items():
-            path = root / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("w", encoding="utf-8") as out:
-                _dump(objects, out)
-    except OSError as exc:
-        return f"cannot write mutated manifests: {exc.strerror or exc} ({exc.filename or target})"
+        return yaml.load(document, Loader=Loader)
+    except yaml.YAMLError:  # reported by the loader; written back as it is
+        return None
+
+
+def _objects(parsed: list[Any]) -> Iterator[tuple[Position, Any]]:
+    """Every document and every item of a document's `items`, in order: where the loader's objects are."""
+    for index, document in enumerate(parsed):
+        yield (index, None), document
+        items = document.get("items") if isinstance(document, dict) else None
+        for item_index, item in enumerate(items if isinstance(items, list) else ()):
+            yield (index, item_index), item
+
+
+def _find(objects: list[tuple[Position, Any]], obj: Any, cursor: int) -> int | None:
+    """The first object equal to `obj` from `cursor` on (the loader's order), else from the start."""
+    for start, stop in ((cursor, len(objects)), (0, cursor)):
+        for index in range(start, stop):
+            if objects[index][1] == obj:
+                return index
     return None
+
+
+def _stream(texts: Iterable[str]) -> Iterator[str]:
+    """The texts as one YAML stream: each file after the first starts a new document."""
+    previous = ""
+    for text in texts:
+        if previous and text:
+            if not previous.endswith("\n"):
+                yield "\n"
+            if not DOCUMENT_START.match(text):
+                yield "---\n"
+        yield text
+        previous = text or previous
+
+
+def _write_files(patched: dict[Source, str], root: Path) -> str | None:
+    """Writes each text under root; returns why it could not, or None."""
+    by_path: dict[Path, Source] = {}
+    for source in patched:
+        path = root / source.relative
+        other = by_path.setdefault(path, source)
+        if other != source:
+            return f"{other.name} and {source.name} would both be {path}; give their common directory"
+    try:
+        for path, source in by_path.items():
+            _write_if_changed(path, patched[source])
+    except OSError as exc:
+        return f"{exc.strerror or exc} ({exc.filename or root})"
+    return None
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    path = Path(os.path.realpath(path))  # a symlinked manifest: write the file it points to
+    try:
+        if path.read_bytes().decode("utf-8-sig") == text:
+            return
+        mode: int | None = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = None
+    except UnicodeDecodeError:  # not what we would write: replaced
+        mode = stat.S_IMODE(path.stat().st_mode)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside it, then renamed over it: an interrupted run never leaves a manifest half-written.
+    temporary = path.with_name(f".{path.name}.mcp-admission-tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        if mode is not None:
+            os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mcp_admission import exitcodes
 from mcp_admission.policies import PatchOp
 
 from .checker import Result
-from .loader import InputError
+from .loader import InputError, Skipped
 
 
-@dataclass(frozen=True, slots=True)
-class Report:
+class Report(NamedTuple):  # a NamedTuple: see loader.py
     results: list[Result]
     errors: list[InputError]
     strict: bool
+    skipped: tuple[Skipped, ...] = ()  # inputs left out on purpose (notices)
 
     def fails(self, result: Result) -> bool:
         """Whether this object alone fails the run."""
@@ -29,7 +29,9 @@ class Report:
 
 
 def location(result: Result) -> str:
-    return f"{result.manifest.source.name}:{result.manifest.line}"
+    """file:line, or for a live object (audit) the apiserver path it was listed from."""
+    source, line = result.manifest.source, result.manifest.line
+    return source.name if line is None else f"{source.name}:{line}"
 
 
 def label(result: Result) -> str:
@@ -52,4 +54,6 @@ def summary(report: Report) -> str:
         f"{len(results)} objects checked: {patched} patched, {warnings} warnings, {denied} denied, "
         f"{len(report.errors)} input errors"
     )
+    if report.skipped:
+        text += f", {len(report.skipped)} inputs skipped"
     return text + (" (--strict: warnings fail)" if report.strict else "")

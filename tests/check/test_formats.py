@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -150,12 +151,12 @@ def test_sarif_input_errors_are_results(manifests: Path) -> None:
     errors = [r for r in run.json()["runs"][0]["results"] if r["ruleId"] == "invalid-input"]
     locations = [e["locations"][0]["physicalLocation"] for e in errors]
     assert [(e["level"], e["message"]["text"][:20]) for e in errors] == [
-        ("error", "no such file or dire"),
         ("error", "not valid YAML: did "),
+        ("error", "no such file or dire"),
     ]
     assert [(p["artifactLocation"]["uri"], p["region"]["startLine"]) for p in locations] == [
-        ("missing.yaml", 1),  # a whole-file problem: GitHub still wants a start line
         ("deploy/broken.yaml", 4),
+        ("missing.yaml", 1),  # a whole-file problem: GitHub still wants a start line
     ]
 
 
@@ -204,3 +205,53 @@ def test_junit_input_errors(manifests: Path) -> None:
     assert root.get("errors") == "1"
     (error,) = root.iter("error")
     assert error.text is not None and error.text.startswith("deploy/broken.yaml:4: not valid YAML")
+
+
+def test_several_reports_from_one_run(manifests: Path, tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    run = check("-f", "deploy", "-o", "text", "-o", "sarif=out/results.sarif", "-o", "junit=report.xml")
+    assert run.code == 0
+    assert run.stdout == check("-f", "deploy").stdout
+    sarif = json.loads((tmp_path / "out/results.sarif").read_text())
+    assert sarif == check("-f", "deploy", "-o", "sarif").json()
+    assert (tmp_path / "report.xml").read_text() == check("-f", "deploy", "-o", "junit").stdout
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file() and p.parent.name != "deploy") == [
+        "report.xml",
+        "results.sarif",
+    ]  # no temporary file left behind
+
+
+def test_reports_to_files_only(manifests: Path, tmp_path: Path) -> None:
+    run = check("-f", "deploy", "-o", "json=a.json", "-o", "junit=-")
+    assert run.code == 0
+    assert ET.fromstring(run.stdout).tag == "testsuites"
+    assert len(json.loads((tmp_path / "a.json").read_text())) == 5
+
+
+@pytest.mark.parametrize(
+    ("outputs", "message"),
+    [
+        (["-o", "text", "-o", "json"], "at most one report can go to stdout"),
+        (["-o", "json=-", "-o", "sarif"], "at most one report can go to stdout"),
+        (["-o", "json=r", "-o", "sarif=r"], "two reports to the same file: r"),
+    ],
+)
+def test_reports_that_cannot_all_be_written(manifests: Path, outputs: list[str], message: str) -> None:
+    run = check("-f", "deploy", *outputs)
+    assert (run.code, run.stdout) == (2, "")
+    assert run.stderr.startswith(f"mcp-admission check: {message}")
+
+
+def test_unknown_format_is_a_usage_error(manifests: Path) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        check("-f", "deploy", "-o", "yaml=x")
+    assert exit_.value.code == 2
+
+
+def test_a_report_file_that_cannot_be_written(manifests: Path, tmp_path: Path) -> None:
+    (tmp_path / "report.xml").mkdir()  # a directory where the file should go
+    run = check("-f", "deploy", "-o", "junit=report.xml", "-o", "text")
+    assert run.code == 2
+    assert run.stderr.startswith("mcp-admission check: cannot write report.xml: ")
+    assert run.stdout.endswith("0 input errors\n")  # the other reports are still written
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

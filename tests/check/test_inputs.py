@@ -180,11 +180,15 @@ def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
     assert check("-f", "bom.yaml").code == 0
 
 
-def test_empty_stdin_is_zero_objects() -> None:
+def test_empty_stdin_is_no_object_found() -> None:
+    """`helm template` that rendered nothing, a pipe from a failed command: not a silent pass."""
     run = check("-f", "-")
-    assert (run.code, run.stdout) == (
-        0,
-        "0 objects checked: 0 patched, 0 warnings, 0 denied, 0 input errors\n",
+    assert (run.code, run.stderr) == (
+        2,
+        "stdin: skipped: no Kubernetes object\nstdin: no Kubernetes object found in any input\n",
+    )
+    assert (
+        run.stdout == "0 objects checked: 0 patched, 0 warnings, 0 denied, 1 input errors, 1 inputs skipped\n"
     )
 
 
@@ -209,3 +213,87 @@ def test_reader_leaving_early_is_no_traceback(tmp_path: Path) -> None:
     proc.stdout.close()
     stderr = proc.stderr.read()
     assert (proc.wait(timeout=120), stderr) == (0, b"")
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line", "first"),
+    [
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nkind: Secret\n", "kind", 4, 2),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels:\n    x: '1'\n    x: '2'\n",
+            "x",
+            7,
+            6,
+        ),
+        (
+            '{"apiVersion": "v1", "kind": "ConfigMap",\n "metadata": {"name": "a", "name": "b"}}\n',
+            "name",
+            2,
+            2,
+        ),
+        (
+            "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n"
+            "  metadata: {name: a}\n  data: {k: '1', k: '2'}\n",
+            "k",
+            7,
+            7,
+        ),
+        (  # aliases take PyYAML's own construction: the same rule holds there
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: &m {name: a}\ndata:\n  <<: *m\n  name: b\n  k: '1'\n"
+            "  k: '2'\n",
+            "k",
+            8,
+            7,
+        ),
+    ],
+)
+def test_a_key_twice_in_a_mapping_is_an_input_error(
+    tmp_path: Path, text: str, key: str, line: int, first: int
+) -> None:
+    """kubectl's strict decoding refuses it; PyYAML alone would keep the last value silently."""
+    (tmp_path / "dup.yaml").write_text(stream(CONFIGMAP, text, SERVICE))  # the document starts on line 6
+    run = check("-f", "dup.yaml", "-o", "json")
+    assert run.code == 2
+    assert run.stderr == f'dup.yaml:{5 + line}: duplicate key "{key}" (first on line {5 + first})\n'
+    assert [e["name"] for e in run.json()] == ["settings", "notes"]  # the other documents still checked
+
+
+def test_a_merge_key_may_be_overridden(tmp_path: Path) -> None:
+    """`<<: *base` then the same key: an override, as YAML merge keys mean, not a duplicate."""
+    (tmp_path / "merge.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: m}\n"
+        "data:\n  <<: &base {a: '1', b: '2'}\n  b: '3'\n"
+    )
+    (entry,) = check("-f", "merge.yaml", "-o", "json").json()
+    assert entry["name"] == "m"
+
+
+def test_a_list_in_a_list_is_checked_item_by_item(tmp_path: Path) -> None:
+    (tmp_path / "lists.yaml").write_text(
+        "apiVersion: v1\nkind: List\nitems:\n"
+        "- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: outer}\n"
+        "- apiVersion: v1\n  kind: ServiceList\n  items:\n"
+        "  - apiVersion: v1\n    kind: Service\n"
+        "    metadata: {name: inner, labels: {mcp-admission.io/workload: 'true'}}\n"
+        "    spec: {ports: [{port: 80}]}\n"
+        "  - apiVersion: v1\n    kind: List\n    items:\n"
+        "    - {apiVersion: v1, kind: ConfigMap, metadata: {name: innermost}}\n"
+        "    - 7\n"
+    )
+    run = check("-f", "lists.yaml", "-o", "json")
+    assert (run.code, run.stderr) == (
+        2,
+        "lists.yaml:18: not a Kubernetes object: a document must be a mapping, not a number\n",
+    )
+    assert [(e["line"], e["kind"], e["name"], len(e["patch"])) for e in run.json()] == [
+        (4, "ConfigMap", "outer", 0),
+        (10, "Service", "inner", 2),
+        (17, "ConfigMap", "innermost", 0),
+    ]
+
+
+def test_plain_paths_as_pre_commit_passes_them(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(CONFIGMAP)
+    (tmp_path / "b.yaml").write_text(SERVICE)
+    run = check("-o", "json", "a.yaml", "b.yaml")
+    assert files_and_lines(run.stdout) == [("a.yaml", 1, "settings"), ("b.yaml", 1, "notes")]
