@@ -34,15 +34,18 @@ class KubeError(Exception):
         self.body = body or {}
 
 
-def api_client(kubeconfig: str | None, pool_size: int = 16) -> client.ApiClient:
-    """The ApiClient for `kubeconfig`, else the pod's service account, else $KUBECONFIG/~/.kube/config.
+def api_client(kubeconfig: str | None, pool_size: int = 16, context: str | None = None) -> client.ApiClient:
+    """The ApiClient for `kubeconfig`, else the pod's service account, else $KUBECONFIG/~/.kube/config;
+    `context` (a kubeconfig's context, not its current one) rules out the service account.
 
     `pool_size` connections are kept open: workers and watches beyond it would each pay a TLS handshake.
     """
     configuration = client.Configuration()
     try:
-        if kubeconfig:
-            config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)  # type: ignore[no-untyped-call]
+        if kubeconfig or context:
+            config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=kubeconfig, context=context, client_configuration=configuration
+            )
         else:
             try:
                 config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]

@@ -1,7 +1,10 @@
 """`mcp-admission`: one console script, a subcommand per part.
 
 Each subcommand's module declares its arguments with light imports only, and imports the part it runs
-when it runs: `check` never loads FastAPI, uvicorn, cryptography or the kubernetes client.
+when it runs: `check` never loads FastAPI, uvicorn, cryptography or the kubernetes client. Only the
+module of the command being run is imported at all (every one for `--help` or an unknown command):
+the others' settings models and helpers were 13 % of `check`'s start-up (1009 -> 874 M instructions,
+callgrind; bench/check).
 """
 
 from __future__ import annotations
@@ -9,13 +12,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import import_module
 
 from mcp_admission import exitcodes
 
-from . import certs, check, reconcile, serve
+COMMANDS = ("check", "serve", "reconcile", "certs", "audit", "webhooks")  # each a module of this package
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or, given a command, only its arguments (the others bare)."""
     parser = argparse.ArgumentParser(
         prog="mcp-admission",
         description="Admission webhook, reconciler and CI check for MCP servers on Kubernetes.",
@@ -27,13 +32,19 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (check, serve, reconcile, certs):
-        module.register(commands)
+    for name in COMMANDS:
+        if command in COMMANDS and name != command:  # never shown: a placeholder saves its imports
+            commands.add_parser(name)
+        else:
+            import_module(f"{__name__}.{name}").register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    # The top-level parser's only option is --help: a command comes first, or all are needed.
+    command = words[0] if words and not words[0].startswith("-") else None
+    args = build_parser(command).parse_args(words)
     code: int = args.func(args)
     return code
 

@@ -22,7 +22,14 @@ PACKAGE = "mcp_admission"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("mcp_admission.cli", "mcp_admission.__main__"),
-    ("mcp_admission.webhook", "mcp_admission.reconciler", "mcp_admission.certs", "mcp_admission.check"),
+    (
+        "mcp_admission.webhook",
+        "mcp_admission.reconciler",
+        "mcp_admission.certs",
+        "mcp_admission.check",
+        "mcp_admission.audit",
+        "mcp_admission.deploy",
+    ),
     ("mcp_admission.policies",),
     (
         "mcp_admission.kube",
@@ -36,7 +43,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
 )
 INDEPENDENT = LAYERS[1]  # the adapters: none imports another ...
-ALLOWED_BETWEEN = frozenset({("mcp_admission.webhook", "mcp_admission.certs")})  # ... but these
+ALLOWED_BETWEEN = frozenset(  # ... but these
+    {("mcp_admission.webhook", "mcp_admission.certs"), ("mcp_admission.audit", "mcp_admission.check")}
+)
 
 # The engine decides from its input alone: no I/O, no clock, no randomness, no process state.
 PURE = "mcp_admission.policies"

@@ -151,15 +151,17 @@ class Cluster:
         return applied
 
 
-def service_account_kubeconfig(kubectl: Kubectl, env: dict[str, str], account: str, path: Path) -> Path:
+def service_account_kubeconfig(
+    kubectl: Kubectl, env: dict[str, str], account: str, path: Path, namespace: str = WEBHOOK_NS
+) -> Path:
     """A kubeconfig that authenticates as a ServiceAccount with its token (v1.20: a token Secret)."""
 
     def token_secret() -> str | None:
-        sa = kubectl.get("serviceaccount", account, WEBHOOK_NS)
+        sa = kubectl.get("serviceaccount", account, namespace)
         secrets = (sa or {}).get("secrets") or []
         return secrets[0]["name"] if secrets else None
 
-    secret = kubectl.get("secret", eventually(token_secret, f"a token for {account}"), WEBHOOK_NS)
+    secret = kubectl.get("secret", eventually(token_secret, f"a token for {account}"), namespace)
     assert secret is not None
     token = base64.b64decode(secret["data"]["token"]).decode()
     config = {
@@ -176,7 +178,7 @@ def service_account_kubeconfig(kubectl: Kubectl, env: dict[str, str], account: s
         ],
         "users": [{"name": account, "user": {"token": token}}],
         "contexts": [
-            {"name": account, "context": {"cluster": "e2e", "user": account, "namespace": WEBHOOK_NS}}
+            {"name": account, "context": {"cluster": "e2e", "user": account, "namespace": namespace}}
         ],
         "current-context": account,
     }

@@ -20,7 +20,9 @@ from tests.check.runner import console_script
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-OVERLAYS = ("base", "overlays/default", "overlays/cert-manager", "overlays/local")
+OVERLAYS = ("base", "overlays/default", "overlays/cert-manager", "overlays/legacy", "overlays/local")
+MODERN = ("overlays/default", "overlays/cert-manager")  # Kubernetes 1.30+: matchConditions
+LEGACY = ("overlays/legacy", "overlays/local")  # 1.20-1.29: what the test control plane (1.20) runs
 # Rendering needs kustomize v4+ (components, inline patches), which kubectl 1.21+ embeds; the control
 # plane's kubectl v1.20.2 embeds kustomize v2 and is only used to talk to the apiserver.
 RENDER_KUBECTL = os.environ.get("MCP_ADMISSION_RENDER_KUBECTL") or "kubectl"

@@ -6,6 +6,8 @@ models, pinned dependencies), which no single manifest can show; the cluster tes
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -20,13 +22,15 @@ from mcp_admission.cli.config import Config, load_config
 from mcp_admission.policies import ALL_POLICIES, Phase
 from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP
 
-from .harness import OVERLAYS, ROOT, Obj, config_text, find, render
+from .harness import DEPLOY, LEGACY, MODERN, OVERLAYS, ROOT, Obj, config_text, find, render
 
 WEBHOOK_KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
 CORE_RESOURCES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "Service": ("", "services", ("v1",)),
     "StatefulSet": ("apps", "statefulsets", ("v1",)),
+    "Deployment": ("apps", "deployments", ("v1",)),
 }
+OPT_OUT_LABEL = "mcp-admission.io/ignore"
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +54,82 @@ def deployments(objs: list[Obj]) -> dict[str, Obj]:
     return {d["metadata"]["name"]: d for d in find(objs, "Deployment")}
 
 
-def test_the_default_overlay_is_the_base(rendered: dict[str, list[Obj]]) -> None:
-    assert rendered["overlays/default"] == rendered["base"]
+@pytest.fixture(scope="module")
+def default(rendered: dict[str, list[Obj]]) -> list[Obj]:
+    return rendered["overlays/default"]
+
+
+def _without_webhook_configurations(objs: list[Obj]) -> list[Obj]:
+    return [o for o in objs if o["kind"] not in WEBHOOK_KINDS]
+
+
+def test_the_default_and_legacy_overlays_are_the_base_and_their_webhook_configurations(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    base = rendered["base"]
+    assert find(base, WEBHOOK_KINDS[0]) == find(base, WEBHOOK_KINDS[1]) == []
+    assert _without_webhook_configurations(rendered["overlays/default"]) == base
+    # legacy: the same, plus the opt-out label on kube-system and on the product's namespace (for 1.20).
+    legacy: list[Obj] = json.loads(json.dumps(_without_webhook_configurations(rendered["overlays/legacy"])))
+    (kube_system,) = find(legacy, "Namespace", "kube-system")
+    assert kube_system["metadata"]["labels"] == {OPT_OUT_LABEL: "true"}
+    (own,) = find(legacy, "Namespace", "mcp-admission")
+    assert own["metadata"]["labels"].pop(OPT_OUT_LABEL) == "true"
+    assert [o for o in legacy if o is not kube_system] == base
+    for overlay in OVERLAYS[1:]:
+        assert (
+            len(find(rendered[overlay], WEBHOOK_KINDS[0]))
+            == len(find(rendered[overlay], WEBHOOK_KINDS[1]))
+            == 1
+        )
+
+
+def test_the_overlays_install_the_shipped_renderings(rendered: dict[str, list[Obj]]) -> None:
+    """tests/deploy holds the components' webhooks.yaml to `mcp-admission webhooks`; the overlays install
+    exactly those (but for cert-manager's annotation and the local overlay's loopback URLs)."""
+    shipped = {
+        component: list(yaml.safe_load_all((DEPLOY / "components" / component / "webhooks.yaml").read_text()))
+        for component in ("webhooks", "legacy")
+    }
+    for overlay, component in (*((o, "webhooks") for o in MODERN), *((o, "legacy") for o in LEGACY)):
+        installed = [_comparable(c) for c in _webhook_configurations(rendered[overlay])]
+        assert installed == [_comparable(c) for c in shipped[component]], overlay
+
+
+def _webhook_configurations(objs: list[Obj]) -> list[Obj]:
+    return [o for o in objs if o["kind"] in WEBHOOK_KINDS]
+
+
+def _comparable(configuration: Obj) -> Obj:
+    copy: Obj = json.loads(json.dumps(configuration))
+    copy["metadata"].pop("annotations", None)
+    for hook in copy["webhooks"]:
+        hook.pop("clientConfig")
+    return copy
+
+
+def test_legacy_with_cert_manager_as_deploy_readme_says(tmp_path: Path) -> None:
+    """deploy/README.md: an overlay of your own, components legacy then cert-manager."""
+
+    def there(path: Path) -> str:
+        return os.path.relpath(path, tmp_path)  # kustomize takes no absolute paths
+
+    (tmp_path / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": [there(DEPLOY / "base")],
+                "components": [there(DEPLOY / "components" / c) for c in ("legacy", "cert-manager")],
+            }
+        )
+    )
+    objs = render(str(tmp_path))
+    assert {o["kind"] for o in objs} >= {"Certificate", "Issuer"}
+    for configuration in _webhook_configurations(objs):
+        assert "cert-manager.io/inject-ca-from" in configuration["metadata"]["annotations"]
+        assert "matchConditions" not in configuration["webhooks"][0]
+    assert find(objs, "Namespace", "kube-system")
 
 
 def test_every_overlay_renders_the_same_config_file(rendered: dict[str, list[Obj]]) -> None:
@@ -109,7 +187,10 @@ def _needed_rules(
     return rules
 
 
-def test_webhook_rules_are_exactly_what_the_policies_read(base: list[Obj], toolhive: Path) -> None:
+@pytest.mark.parametrize("overlay", ["overlays/default", "overlays/legacy"])
+def test_webhook_rules_are_exactly_what_the_policies_read(
+    rendered: dict[str, list[Obj]], overlay: str, toolhive: Path
+) -> None:
     crd_names = {}
     for path in (toolhive / "crds-k8s-1.20").glob("*.yaml"):
         crd = yaml.safe_load(path.read_text())
@@ -117,7 +198,7 @@ def test_webhook_rules_are_exactly_what_the_policies_read(base: list[Obj], toolh
         crd_names[crd["spec"]["names"]["kind"]] = (crd["spec"]["names"]["plural"], served)
     operations = {op for policy in ALL_POLICIES for op in policy.operations}
     for kind, phase in zip(WEBHOOK_KINDS, (Phase.MUTATE, Phase.VALIDATE), strict=True):
-        (configuration,) = find(base, kind)
+        (configuration,) = find(rendered[overlay], kind)
         (hook,) = configuration["webhooks"]
         rules = {
             (group, version, resource)
@@ -131,10 +212,18 @@ def test_webhook_rules_are_exactly_what_the_policies_read(base: list[Obj], toolh
         assert all(rule["scope"] == "Namespaced" for rule in hook["rules"])
 
 
-def test_webhook_configurations_are_safe_for_a_cluster(base: list[Obj]) -> None:
-    namespaces = {ns["metadata"]["name"]: ns["metadata"].get("labels", {}) for ns in find(base, "Namespace")}
+@pytest.mark.parametrize("overlay", MODERN + LEGACY)
+def test_webhook_configurations_are_safe_for_a_cluster(
+    rendered: dict[str, list[Obj]], overlay: str, config: Config
+) -> None:
+    objs = rendered[overlay]
+    legacy = overlay in LEGACY
+    namespaces = {ns["metadata"]["name"]: ns["metadata"].get("labels", {}) for ns in find(objs, "Namespace")}
+    if not legacy:  # nothing written to kube-system, nor to any namespace but the product's own
+        assert list(namespaces) == ["mcp-admission"] and OPT_OUT_LABEL not in namespaces["mcp-admission"]
+        assert all(o["metadata"].get("namespace", "mcp-admission") == "mcp-admission" for o in objs)
     for kind in WEBHOOK_KINDS:
-        (configuration,) = find(base, kind)
+        (configuration,) = find(objs, kind)
         (hook,) = configuration["webhooks"]
         assert hook["admissionReviewVersions"] == ["v1"]
         assert hook["sideEffects"] == "None"
@@ -142,22 +231,26 @@ def test_webhook_configurations_are_safe_for_a_cluster(base: list[Obj]) -> None:
         assert hook["matchPolicy"] == "Equivalent"
         assert hook["failurePolicy"] == "Ignore"
         assert "objectSelector" not in hook
+        assert ("matchConditions" in hook) is not legacy
         expressions = hook["namespaceSelector"]["matchExpressions"]
         by_name = {
             "key": "kubernetes.io/metadata.name",
             "operator": "NotIn",
-            "values": ["kube-system", "mcp-admission"],
+            "values": sorted(config.excluded_namespaces),
         }
-        opt_out = {"key": "mcp-admission.io/ignore", "operator": "NotIn", "values": ["true"]}
-        assert by_name in expressions and opt_out in expressions
+        assert by_name["values"] == ["kube-system", "mcp-admission"]
+        opt_out = {"key": OPT_OUT_LABEL, "operator": "NotIn", "values": ["true"]}
+        assert expressions == ([opt_out, by_name] if legacy else [by_name])
         # Where the apiserver sets no metadata.name label (1.20), the opt-out label excludes them.
-        for name in by_name["values"]:
-            assert namespaces[name].get("mcp-admission.io/ignore") == "true", name
-    (mutating,) = find(base, "MutatingWebhookConfiguration")
+        for name in by_name["values"] if legacy else ():
+            assert namespaces[name].get(OPT_OUT_LABEL) == "true", name
+    (mutating,) = find(objs, "MutatingWebhookConfiguration")
     assert mutating["webhooks"][0]["reinvocationPolicy"] == "IfNeeded"
 
 
-def test_the_webhook_pods_serve_what_the_configurations_call(base: list[Obj], config: Config) -> None:
+def test_the_webhook_pods_serve_what_the_configurations_call(
+    base: list[Obj], default: list[Obj], config: Config
+) -> None:
     webhook = deployments(base)["mcp-admission-webhook"]
     (service,) = find(base, "Service", "mcp-admission")
     pod = webhook["spec"]["template"]
@@ -167,7 +260,7 @@ def test_the_webhook_pods_serve_what_the_configurations_call(base: list[Obj], co
     assert {"port": 443, "targetPort": "https", "name": "https"} in service["spec"]["ports"]
     assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
     for kind in WEBHOOK_KINDS:
-        (configuration,) = find(base, kind)
+        (configuration,) = find(default, kind)
         target = configuration["webhooks"][0]["clientConfig"]["service"]
         assert (target["name"], target["namespace"], target["port"]) == (
             "mcp-admission",
@@ -226,7 +319,7 @@ def test_every_container_runs_a_command_the_cli_has(rendered: dict[str, list[Obj
             assert callable(args.func)
 
 
-def test_rbac_names_the_objects_the_parts_use(base: list[Obj], config: Config) -> None:
+def test_rbac_names_the_objects_the_parts_use(base: list[Obj], default: list[Obj], config: Config) -> None:
     (lease_role,) = find(base, "Role", "mcp-admission-reconciler-leader-election")
     named = [r for r in lease_role["rules"] if r.get("resourceNames")]
     assert named == [
@@ -248,7 +341,9 @@ def test_rbac_names_the_objects_the_parts_use(base: list[Obj], config: Config) -
     (rule,) = configs_role["rules"]
     names = {config.certs.mutating_webhook_configuration, config.certs.validating_webhook_configuration}
     assert (
-        set(rule["resourceNames"]) == names == {c["metadata"]["name"] for c in find(base, WEBHOOK_KINDS[0])}
+        set(rule["resourceNames"])
+        == names
+        == {c["metadata"]["name"] for c in find(default, WEBHOOK_KINDS[0])}
     )
     # Finding configurations by label would need `list` on all of them, which the RBAC does not grant.
     assert config.certs.webhook_selector == "" and "list" not in rule["verbs"]
@@ -276,7 +371,7 @@ def test_cert_manager_overlay_hands_certificates_over(rendered: dict[str, list[O
     for kind in WEBHOOK_KINDS:
         (configuration,) = find(objs, kind)
         assert configuration["metadata"]["annotations"] == {"cert-manager.io/inject-ca-from": source}
-    base_names = {(o["kind"], o["metadata"]["name"]) for o in rendered["base"]}
+    base_names = {(o["kind"], o["metadata"]["name"]) for o in rendered["overlays/default"]}
     names = {(o["kind"], o["metadata"]["name"]) for o in objs}
     assert names - base_names == {
         ("Certificate", certificate["metadata"]["name"]),
@@ -295,6 +390,10 @@ def test_cert_manager_overlay_hands_certificates_over(rendered: dict[str, list[O
 def test_local_overlay_points_the_webhooks_at_loopback(rendered: dict[str, list[Obj]]) -> None:
     objs = rendered["overlays/local"]
     assert find(objs, "Deployment") == [] and find(objs, "Service") == []
+    # Legacy-based: the test control plane is 1.20 (no matchConditions, no metadata.name label).
+    assert find(objs, "Namespace", "kube-system") == find(
+        rendered["overlays/legacy"], "Namespace", "kube-system"
+    )
     for kind, path in zip(WEBHOOK_KINDS, ("/mutate", "/validate"), strict=True):
         (configuration,) = find(objs, kind)
         assert configuration["webhooks"][0]["clientConfig"] == {"url": f"https://127.0.0.1:8443{path}"}
@@ -307,7 +406,7 @@ def test_the_manifests_name_the_image_the_dockerfile_builds(rendered: dict[str, 
     assert 'ENTRYPOINT ["mcp-admission"]' in dockerfile
     users = re.findall(r"^USER (\S+)$", dockerfile, re.M)
     assert users and re.fullmatch(r"[1-9]\d{3,}:[1-9]\d{3,}", users[-1]), "a numeric non-root user"
-    for overlay in ("base", "overlays/cert-manager"):
+    for overlay in ("base", "overlays/cert-manager", "overlays/legacy"):
         for deployment in find(rendered[overlay], "Deployment"):
             for container in deployment["spec"]["template"]["spec"]["containers"]:
                 assert container["image"] == f"mcp-admission:{version}"

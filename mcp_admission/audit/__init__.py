@@ -1,0 +1,3 @@
+"""The webhook's decisions on what already runs in a cluster, read-only: every object of the kinds the
+policies cover, listed page by page and decided as an UPDATE of the object to itself, reported in
+`check`'s formats (the `audit` subcommand is mcp_admission.cli.audit)."""

@@ -1,0 +1,113 @@
+"""Every object the policies cover, decided as the webhook would decide an UPDATE of it to itself.
+
+The live object is both `object` and `oldObject`, exactly as the apiserver would send it: it already
+carries the apiserver's defaults, so nothing is defaulted or stripped here. What is wrong with it now is
+what the webhook would patch, warn about or deny on its next write.
+
+Memory: each page is decided and dropped. Only MCP workloads (what the engine recognises, findings or
+not) become Results, each holding its identity and decision, not the object; every other object is only
+counted. So memory grows with the number of MCP workloads, never with the size of the cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp_admission.check.admission import admit
+from mcp_admission.check.checker import Result, identify
+from mcp_admission.check.loader import InputError, Manifest, Source
+from mcp_admission.kube import Kube, KubeError
+from mcp_admission.policies import Operation, PolicyConfig, Request, workload_of
+from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP
+
+from .lister import DEFAULT_PAGE_SIZE, pages
+from .resources import Resource, policy_kinds, to_read
+
+DISCOVERY = f"apis/{TOOLHIVE_GROUP}"  # where ToolHive's resources are discovered
+RBAC = "ClusterRole mcp-admission-audit, deploy/base/rbac-audit.yaml"
+Progress = Callable[[Resource, int], None]  # after each page: the resource, its objects read so far
+
+
+@dataclass
+class Audit:
+    results: list[Result] = field(default_factory=list)  # one per MCP workload, in the order read
+    errors: list[InputError] = field(default_factory=list)  # lists that could not be read (exit 2)
+    read: dict[str, int] = field(default_factory=dict)  # objects per list read whole, by resource name
+
+
+def decide(resource: Resource, source: Source, item: dict[str, Any], config: PolicyConfig) -> Result | None:
+    """The Result for one listed object; None when the engine leaves it alone (no MCP workload, an
+    excluded namespace, opted out of every policy)."""
+    # A list's items carry no apiVersion and kind (built-in kinds); the webhook's object does.
+    obj = {**item, "apiVersion": resource.api_version, "kind": resource.kind}
+    ident = identify(obj, "")
+    request = Request(
+        ident.group, ident.version, ident.kind, Operation.UPDATE, ident.namespace, ident.name, obj, obj
+    )
+    if workload_of(request, config) is None:
+        return None
+    decision, _ = admit(request, config)
+    # What the reports read of the object; not the object itself (memory: see above).
+    kept = {
+        "apiVersion": obj["apiVersion"],
+        "kind": obj["kind"],
+        "metadata": {"namespace": ident.namespace, "name": ident.name},
+    }
+    return Result(Manifest(source, None, kept), ident, Operation.UPDATE, decision, None)
+
+
+def explain(exc: KubeError, resource: Resource | None) -> str:
+    """What went wrong, for the user: which permission is missing, or why the apiserver did not answer."""
+    message = exc.body.get("message") or str(exc)
+    if exc.status == 0:
+        return f"no answer from the apiserver: {exc}"
+    if exc.status == 401:
+        return f"401 Unauthorized: the apiserver refused the credentials ({message})"
+    if exc.status == 403 and resource is not None:
+        return f"403 Forbidden: {message}; the audit needs list on {resource.name} ({RBAC})"
+    return f"{exc.status}: {message}"
+
+
+def _fatal(exc: KubeError) -> bool:
+    """No answer, or no valid credentials: every further request would fail the same way."""
+    return exc.status in (0, 401)
+
+
+def audit(
+    kube: Kube,
+    config: PolicyConfig,
+    namespace: str | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    progress: Progress | None = None,
+) -> Audit:
+    """Read and decide every object of the policies' kinds, in `namespace` or all of them; only reads."""
+    found = Audit()
+    if namespace in config.excluded_namespaces:
+        return found
+    try:
+        resources = to_read(kube, policy_kinds())
+    except KubeError as exc:  # API discovery: open to every authenticated user, so no permission to name
+        found.errors.append(InputError(DISCOVERY, None, explain(exc, None)))
+        return found
+    for resource in resources:
+        path = resource.path(namespace)
+        source = Source(path.lstrip("/"), path.lstrip("/"), None)
+        read = 0
+        try:
+            for page in pages(kube, path, page_size):
+                for item in page:
+                    result = decide(resource, source, item, config)
+                    if result is not None:
+                        found.results.append(result)
+                read += len(page)
+                if progress is not None:
+                    progress(resource, read)
+        except KubeError as exc:  # what its pages before held is still reported
+            found.errors.append(InputError(source.name, None, explain(exc, resource)))
+            if _fatal(exc):
+                break
+        else:
+            found.read[resource.name] = read
+    return found

@@ -1,0 +1,122 @@
+"""`mcp-admission audit`: the webhook's decisions on what already runs in a cluster, read-only."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+from mcp_admission import exitcodes
+from mcp_admission.audit.lister import DEFAULT_PAGE_SIZE
+from mcp_admission.check.report import Report
+from mcp_admission.cli.config import load_config
+from mcp_admission.cli.reports import add_output_option, outputs, write_reports
+from mcp_admission.configfile import ConfigError
+
+if TYPE_CHECKING:
+    from mcp_admission.audit.resources import Resource
+
+EXIT_CODES = exitcodes.epilog(
+    ok="nothing fails the run (there may be warnings and patches the webhook would make)",
+    failed="a policy in enforce mode would deny an object, or, under --strict, any warning",
+    unusable="unusable: a bad configuration file or -o, no usable kubeconfig or context, a request the\n"
+    "     apiserver refused or did not answer (401; 403, naming the permission the audit lacks), or a\n"
+    "     report file that cannot be written. Everything that could be read is still reported; 2\n"
+    "     outranks 1.",
+)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "audit",
+        help="report what the policies would patch, warn about or deny in a live cluster (read-only)",
+        description="Read every object of the kinds the policies cover (Services, StatefulSets,\n"
+        "Deployments, ToolHive's resources) from a cluster, page by page, and decide each as the webhook\n"
+        "would decide an UPDATE of it to itself: what the webhook would patch, warn about or deny on its\n"
+        "next write. Writes nothing to the cluster (RBAC: get/list, deploy/base/rbac-audit.yaml). The\n"
+        "report lists MCP workloads, located by the apiserver path they were listed from; other objects\n"
+        "are only counted. Namespaces in excludedNamespaces are skipped.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
+    parser.add_argument("--context", help="the kubeconfig context to use (default: its current context)")
+    parser.add_argument("-n", "--namespace", help="audit this namespace only (default: all namespaces)")
+    parser.add_argument(
+        "--config", metavar="FILE", help="configuration file (default: $MCP_ADMISSION_CONFIG)"
+    )
+    add_output_option(parser)
+    parser.add_argument("--strict", action="store_true", help="warnings fail the run (exit 1)")
+    parser.add_argument(
+        "--page-size",
+        type=_positive,
+        default=DEFAULT_PAGE_SIZE,
+        metavar="N",
+        help=f"objects per list request (default {DEFAULT_PAGE_SIZE}); memory is bounded by a page",
+    )
+    parser.set_defaults(func=run)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+class _Progress:
+    """One line on a terminal, rewritten with `\\r` after each page: the resource and objects read."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.width = 0
+
+    def __call__(self, resource: Resource, read: int) -> None:
+        text = f"mcp-admission audit: {resource.name}: {read} read"
+        self.out.write("\r" + text.ljust(self.width))
+        self.out.flush()
+        self.width = len(text)
+
+    def clear(self) -> None:
+        if self.width:
+            self.out.write("\r" + " " * self.width + "\r")
+            self.out.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imported here, when auditing: the other subcommands need none of the kubernetes client.
+    from mcp_admission.audit.auditor import audit
+    from mcp_admission.kube import Kube, KubeError, api_client
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"mcp-admission audit: {exc}", file=sys.stderr)
+        return exitcodes.UNUSABLE
+    chosen = outputs(args)
+    if isinstance(chosen, str):
+        print(f"mcp-admission audit: {chosen}", file=sys.stderr)
+        return exitcodes.UNUSABLE
+    try:
+        kube = Kube(api_client(args.kubeconfig, pool_size=1, context=args.context))
+    except KubeError as exc:
+        print(f"mcp-admission audit: {exc}", file=sys.stderr)
+        return exitcodes.UNUSABLE
+    where = f"namespace {args.namespace}" if args.namespace else "all namespaces"
+    if args.namespace in config.excluded_namespaces:
+        print(f"mcp-admission audit: {where} is in excludedNamespaces: nothing to read", file=sys.stderr)
+
+    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    try:
+        found = audit(kube, config, args.namespace, args.page_size, progress)
+    finally:
+        if progress is not None:
+            progress.clear()
+    report = Report(found.results, found.errors, args.strict)
+    for error in report.errors:
+        print(f"mcp-admission audit: {error}", file=sys.stderr)
+    counts = ", ".join(f"{name} {count}" for name, count in found.read.items())
+    total = f"{sum(found.read.values())} objects read in {where}" + (f" ({counts})" if counts else "")
+    print(f"mcp-admission audit: {total}; {len(found.results)} MCP workloads", file=sys.stderr)
+    unwritten = write_reports(report, chosen, sys.stdout, "mcp-admission audit")
+    return exitcodes.UNUSABLE if unwritten else report.exit_code

@@ -1,0 +1,68 @@
+"""`mcp-admission webhooks`: the two webhook configurations for a configuration file, as YAML."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mcp_admission import exitcodes
+from mcp_admission.cli.config import Config, load_config
+from mcp_admission.configfile import ConfigError
+
+EXIT_CODES = exitcodes.epilog(
+    failed="not used: the command only prints",
+    unusable="a bad option or configuration file (the message names the file and the key)",
+)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "webhooks",
+        help="print the webhook configurations for a configuration file (what deploy/ installs)",
+        description="Print the MutatingWebhookConfiguration and ValidatingWebhookConfiguration for a\n"
+        "configuration file: rules from the registered policies, namespaces from excludedNamespaces and,\n"
+        "for Kubernetes 1.30+, matchConditions (CEL) with which the apiserver sends only the writes the\n"
+        "engine decides: MCP workloads by its own rules, workloads.optInLabel and workloads.selectors\n"
+        "included. Render again after changing those.\n\n"
+        "deploy/components/webhooks/webhooks.yaml is this for deploy/base/config.yaml, and\n"
+        "deploy/components/legacy/webhooks.yaml the same with --legacy.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="configuration file (default: $MCP_ADMISSION_CONFIG, else built-in defaults); its certs: "
+        "section names the webhook's Service and the two configurations",
+    )
+    parser.add_argument(
+        "--legacy",
+        action="store_true",
+        help="for Kubernetes 1.20-1.29: no matchConditions (every write of the kinds the rules name is "
+        "sent), and namespaces labelled mcp-admission.io/ignore=true are left out as well",
+    )
+    parser.set_defaults(func=run)
+
+
+def rendering(config: Config, legacy: bool = False) -> str:
+    """What the command prints for `config`."""
+    from mcp_admission.deploy import Names, render
+
+    certs = config.certs
+    names = Names(
+        certs.service,
+        certs.namespace,
+        certs.mutating_webhook_configuration,
+        certs.validating_webhook_configuration,
+    )
+    return render(config, names, legacy)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"mcp-admission webhooks: {exc}", file=sys.stderr)
+        return exitcodes.UNUSABLE
+    sys.stdout.write(rendering(config, args.legacy))
+    return exitcodes.OK

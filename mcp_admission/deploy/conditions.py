@@ -1,0 +1,240 @@
+"""matchConditions: the engine's recognition of MCP workloads as CEL, so the apiserver itself keeps every
+other write from leaving it (Kubernetes 1.30+, where matchConditions are GA).
+
+A webhook is sent a request exactly when the engine would decide it: `workload_of` (policies/engine/
+decide.py) finds an MCP workload — ToolHive's resources; Services, StatefulSets and Deployments with
+ToolHive's labels, the opt-in label, a configured selector, or (Services) ToolHive's owners — that did not
+opt out of every policy with `mcp-admission.io/skip-policies: "*"`. The rules send only the kinds the
+webhook's policies read, CREATE and UPDATE, no subresources; the namespaceSelector leaves out the
+excluded namespaces. tests/deploy proves the equality on random configurations and objects.
+`oldObject` is not read: the engine decides an UPDATE by the object to be stored (an UPDATE that drops
+the marks is one it leaves alone), so sending on the old object's marks would only add calls.
+
+Only what the apiserver's CEL environment has offered since before 1.30 is used: has(), type(), `in`,
+startsWith(), the exists() macro, and the strings extension's split() and trim(). `object` is untyped
+(dyn) there and `request` is built from the AdmissionRequest's JSON, whose empty fields are absent: every
+field is guarded with has() and a type check — a condition that fails hands the request to the
+failurePolicy, and with Ignore an MCP workload would go unpatched.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable
+
+from mcp_admission.policies import PolicyConfig
+from mcp_admission.policies.engine.settings import LabelSelectorRequirement, WorkloadSelector
+from mcp_admission.policies.engine.workloads import (
+    MCP_RESOURCE_KINDS,
+    SKIP_ANNOTATION,
+    TOOLHIVE_APP_NAMES,
+    TOOLHIVE_GROUP,
+    TOOLHIVE_LABEL,
+)
+
+RECOGNISED = "mcp-workload"  # the names the apiserver reports; qualified names, as it requires
+NOT_OPTED_OUT = "not-opted-out"
+
+# What recognise_object and _owned_by_mcp read, besides the constants imported above.
+APP_NAME_LABEL = "app.kubernetes.io/name"
+BACKEND_SERVICE_PREFIX, HEADLESS_SUFFIX = "mcp-", "-headless"  # mcp-X and mcp-X-headless, owned by X
+
+# The engine's mapping() and text(): a value of another type counts as absent. `object` is a map on
+# every CREATE and UPDATE (the only operations the rules send); it is null on DELETE.
+_METADATA = "type(object) == map && has(object.metadata) && type(object.metadata) == map"
+_LABELS = "object.metadata.labels"
+_HAS_LABELS = f"{_METADATA} && has({_LABELS}) && type({_LABELS}) == map"
+_ANNOTATIONS = "object.metadata.annotations"
+_OWNERS = "object.metadata.ownerReferences"
+# request.name and request.namespace are absent when empty (the AdmissionRequest's JSON omits them).
+_NAMESPACE = '(has(request.namespace) ? request.namespace : "")'
+_NAME = (
+    "(has(object.metadata.name) && type(object.metadata.name) == string ? object.metadata.name"
+    ' : (has(request.name) ? request.name : ""))'
+)
+_LINE = 100  # a conjunction longer than this is written one operand a line
+
+
+def literal(text: str) -> str:
+    """A CEL string literal for any text (configured label values and namespaces are not checked)."""
+    escaped = []
+    for char in text:
+        if char in '"\\':
+            escaped.append("\\" + char)
+        elif char.isprintable():
+            escaped.append(char)
+        else:
+            code = ord(char)
+            escaped.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+    return '"' + "".join(escaped) + '"'
+
+
+def _list(values: Iterable[str]) -> str:
+    return "[" + ", ".join(literal(v) for v in sorted(set(values))) + "]"
+
+
+def _grouped(expr: str) -> bool:
+    """Whether `expr` is one parenthesised group already: its first parenthesis closes at its end."""
+    depth = 0
+    for index, char in enumerate(expr):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return index == len(expr) - 1 and char == ")"
+    return False
+
+
+def _group(expr: str) -> str:
+    if _grouped(expr):
+        return expr
+    if "\n" not in expr:
+        return f"({expr})"
+    return "(\n" + textwrap.indent(expr, "  ") + "\n)"
+
+
+def any_of(parts: Iterable[str], top: bool = False) -> str:
+    """A disjunction, simplified; parenthesised unless it is a whole expression (`top`)."""
+    kept = [p for p in dict.fromkeys(parts) if p != "false"]
+    if "true" in kept:
+        return "true"
+    if not kept:
+        return "false"
+    if len(kept) == 1:
+        return kept[0]
+    joined = " ||\n".join(_group(p) if " && " in p or "\n" in p else p for p in kept)
+    return joined if top else _group(joined)
+
+
+def all_of(parts: Iterable[str]) -> str:
+    """A conjunction, simplified (&& binds tighter than ||, so it needs no parentheses of its own)."""
+    kept = [p for p in dict.fromkeys(parts) if p != "true"]
+    if "false" in kept:
+        return "false"
+    if not kept:
+        return "true"
+    one_line = " && ".join(kept)
+    return one_line if len(one_line) <= _LINE and "\n" not in one_line else " &&\n".join(kept)
+
+
+def _not(expr: str) -> str:
+    return "true" if expr == "false" else "false" if expr == "true" else f"!{_group(expr)}"
+
+
+def _has_label(key: str) -> str:
+    return f"{literal(key)} in {_LABELS}"
+
+
+def _label_in(key: str, values: Iterable[str]) -> str:
+    return f"({_has_label(key)} && {_LABELS}[{literal(key)}] in {_list(values)})"
+
+
+def _label_is(key: str, value: str) -> str:
+    return f"({_has_label(key)} && {_LABELS}[{literal(key)}] == {literal(value)})"
+
+
+def _requirement(req: LabelSelectorRequirement, labelled: bool) -> str:
+    """One matchExpression, as selector_matches reads it; on an object without labels (`labelled`
+    False) it is decided here: only NotIn and DoesNotExist hold for absent labels."""
+    if not labelled:
+        return "true" if req.operator in ("NotIn", "DoesNotExist") else "false"
+    if req.operator == "In":
+        return _label_in(req.key, req.values)
+    if req.operator == "NotIn":
+        return _not(_label_in(req.key, req.values))
+    if req.operator == "Exists":
+        return _has_label(req.key)
+    return _not(_has_label(req.key))
+
+
+def _selector(sel: WorkloadSelector, kinds: frozenset[str], labelled: bool) -> str:
+    """selector_matches: every condition the selector gives holds. A kind list that names every kind
+    this webhook is sent needs no test."""
+    return all_of(
+        [
+            f"request.kind.kind in {_list(sel.kinds)}"
+            if sel.kinds and not kinds <= set(sel.kinds)
+            else "true",
+            f"{_NAMESPACE} in {_list(sel.namespaces)}" if sel.namespaces else "true",
+            *(_label_is(k, v) if labelled else "false" for k, v in sel.match_labels.items()),
+            *(_requirement(r, labelled) for r in sel.match_expressions),
+        ]
+    )
+
+
+def _by_labels(config: PolicyConfig, kinds: frozenset[str]) -> str:
+    """ToolHive's labels, the opt-in label and the selectors; labels of the wrong type count as none."""
+    selectors = [s for s in config.workloads.selectors if not s.kinds or kinds & set(s.kinds)]
+    labelled = any_of(
+        [
+            _label_is(config.workloads.opt_in_label, "true"),
+            _label_is(TOOLHIVE_LABEL, "true"),
+            _label_in(APP_NAME_LABEL, TOOLHIVE_APP_NAMES),
+            *(_selector(s, kinds, labelled=True) for s in selectors),
+        ]
+    )
+    unlabelled = any_of(_selector(s, kinds, labelled=False) for s in selectors)
+    if unlabelled == "false":
+        return all_of([_HAS_LABELS, labelled])
+    return f"({_HAS_LABELS} ?\n" + textwrap.indent(f"{labelled} :\n{unlabelled}", "  ") + "\n)"
+
+
+def _owned_by_mcp() -> str:
+    """_owned_by_mcp: a ToolHive resource owns the Service, or the StatefulSet X owns mcp-X(-headless).
+    An ownerReference counts only with string apiVersion, kind and name."""
+    fields = " && ".join(f"has(r.{f}) && type(r.{f}) == string" for f in ("apiVersion", "kind", "name"))
+    backend = literal(BACKEND_SERVICE_PREFIX) + " + r.name"
+    owner = any_of(
+        [
+            f"r.kind in {_list(MCP_RESOURCE_KINDS)} && (r.apiVersion == {literal(TOOLHIVE_GROUP)}"
+            f" || r.apiVersion.startsWith({literal(TOOLHIVE_GROUP + '/')}))",
+            f'r.kind == "StatefulSet" && {_NAME} in [{backend}, {backend} + {literal(HEADLESS_SUFFIX)}]',
+        ]
+    )
+    return all_of(
+        [
+            'request.kind.kind == "Service"',
+            _METADATA,
+            f"has({_OWNERS}) && type({_OWNERS}) == list",
+            f"{_OWNERS}.exists(r,\n"
+            + textwrap.indent(f"type(r) == map &&\n{fields} &&\n{owner}", "  ")
+            + "\n)",
+        ]
+    )
+
+
+def _recognised(config: PolicyConfig, kinds: frozenset[str]) -> str:
+    """recognise_object for the kinds the rules send: ToolHive's resources always (the rules name only
+    the MCP ones, never EmbeddingServer); the other kinds by labels, selectors and owners."""
+    core = kinds - MCP_RESOURCE_KINDS
+    return any_of(
+        [
+            f"request.kind.group == {literal(TOOLHIVE_GROUP)}" if kinds & MCP_RESOURCE_KINDS else "false",
+            _by_labels(config, core) if core else "false",
+            _owned_by_mcp() if "Service" in core else "false",
+        ],
+        top=True,
+    )
+
+
+def _opted_out() -> str:
+    """`"*"` among the comma-separated entries of the opt-out annotation (spaces around them ignored)."""
+    value = f"{_ANNOTATIONS}[{literal(SKIP_ANNOTATION)}]"
+    return all_of(
+        [
+            _METADATA,
+            f"has({_ANNOTATIONS}) && type({_ANNOTATIONS}) == map",
+            f"{literal(SKIP_ANNOTATION)} in {_ANNOTATIONS}",
+            f"type({value}) == string",
+            f'{value}.split(",").exists(p, p.trim() == "*")',
+        ]
+    )
+
+
+def match_conditions(config: PolicyConfig, kinds: Iterable[str]) -> list[dict[str, str]]:
+    """The matchConditions of a webhook whose rules send `kinds` (all must hold). A webhook sent only
+    ToolHive's resources needs no recognition: its rules already say all of it."""
+    kinds = frozenset(kinds)
+    conditions = []
+    if kinds - MCP_RESOURCE_KINDS:
+        conditions.append({"name": RECOGNISED, "expression": _recognised(config, kinds)})
+    conditions.append({"name": NOT_OPTED_OUT, "expression": _not(_opted_out())})
+    return conditions

@@ -1,0 +1,210 @@
+"""The shipped webhook configurations are the rendering of the shipped configuration file, and every
+rendering is one the apiserver accepts: admissionregistration.k8s.io/v1's schema, at most 64
+matchConditions with unique qualified names, CEL that type-checks to bool with only the variables,
+request fields and functions the apiserver has had since 1.30, and a cost far under its limits.
+
+The Kubernetes test control plane is v1.20, which knows no matchConditions: the modern configurations
+are checked here, offline (the legacy ones also end to end, in tests/e2e).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes.client
+import pytest
+from hypothesis import given, settings
+
+from mcp_admission.cli.config import load_config
+from mcp_admission.deploy import webhook_configurations
+from mcp_admission.deploy.configurations import RESOURCES
+from mcp_admission.models import check_label_key
+from mcp_admission.policies import PolicyConfig
+from mcp_admission.policies.engine.workloads import CORE_KINDS, MCP_RESOURCE_KINDS, TOOLHIVE_GROUP
+from tests.check.runner import console_script
+
+from .apiserver import compile_conditions
+from .test_match_conditions import configs
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "deploy" / "base" / "config.yaml"
+SHIPPED = {
+    False: ROOT / "deploy" / "components" / "webhooks" / "webhooks.yaml",
+    True: ROOT / "deploy" / "components" / "legacy" / "webhooks.yaml",
+}
+
+# staging/src/k8s.io/apiserver/pkg/admission/plugin/cel/compile.go, BuildRequestType: the fields of
+# `request` (object-typed ones with theirs); a path outside these fails the apiserver's type check.
+REQUEST_FIELDS: dict[str, frozenset[str]] = {
+    "kind": frozenset({"group", "version", "kind"}),
+    "resource": frozenset({"group", "version", "resource"}),
+    "requestKind": frozenset({"group", "version", "kind"}),
+    "requestResource": frozenset({"group", "version", "resource"}),
+    "userInfo": frozenset({"username", "uid", "groups", "extra"}),
+    **dict.fromkeys(
+        ("subResource", "requestSubResource", "name", "namespace", "operation", "dryRun", "options"),
+        frozenset(),
+    ),
+}
+# Functions and macros in the apiserver's environment long before 1.30: the standard library, and the
+# strings extension (split, trim) loaded by its base environment from the start (environment/base.go).
+FUNCTIONS = frozenset({"has", "type", "exists", "startsWith", "split", "trim"})
+# staging/src/k8s.io/apiserver/pkg/apis/cel/config.go: per expression, and per webhook for all its
+# matchConditions together (RuntimeCELCostBudgetMatchConditions).
+PER_CALL_LIMIT, MATCH_CONDITIONS_BUDGET = 1_000_000, 2_500_000
+MAX_CONDITIONS = 64  # admissionregistration validation
+# The loops' sizes the cost bound must allow: more ownerReferences, or more comma-separated entries in
+# the opt-out annotation, than any real object has (the apiserver caps all annotations at 256 KiB).
+OWNER_REFERENCES, OPT_OUT_ENTRIES = 10_000, 100_000
+
+TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|[A-Za-z_]\w*|&&|\|\||[=!]=|[-+!?:<>\[\](),.]')
+FREE = frozenset("(),.:]")  # punctuation: no evaluation step of its own
+
+
+def _costs(expression: str) -> tuple[int, dict[str, int]]:
+    """A rough cel-go cost: one unit per identifier, field, literal, operator or call (punctuation
+    free; cel-go charges has() nothing and literals nothing, so this overestimates), and for each
+    exists() one iteration's cost. Returns (cost outside the loops, {what is iterated: cost a turn})."""
+    tokens = TOKEN.findall(expression)
+    outside = sum(t not in FREE for t in tokens)
+    loops: dict[str, int] = {}
+    for index, token in enumerate(tokens):
+        if token != "exists":
+            continue
+        depth, end = 0, index + 1
+        for end in range(index + 1, len(tokens)):
+            depth += {"(": 1, ")": -1}.get(tokens[end], 0)
+            if depth == 0:
+                break
+        body = sum(t not in FREE for t in tokens[index + 1 : end])
+        ranged = "split" if tokens[index - 5 : index - 1] == ["split", "(", '","', ")"] else tokens[index - 2]
+        loops[ranged] = loops.get(ranged, 0) + body + 2  # the body, the loop condition, the step
+        outside -= body
+    return outside, loops
+
+
+def _bound(expression: str) -> int:
+    outside, loops = _costs(expression)
+    sizes = {"ownerReferences": OWNER_REFERENCES, "split": OPT_OUT_ENTRIES}
+    assert loops.keys() <= sizes.keys(), f"a loop over something unbounded: {loops}"
+    return outside + sum(sizes[ranged] * cost for ranged, cost in loops.items())
+
+
+def _api_fields(expression: str) -> set[str]:
+    return {m.group(1) for m in re.finditer(r"\brequest((?:\.\w+)+)", expression)}
+
+
+def check_accepted(configuration: dict[str, Any]) -> None:
+    """What the apiserver would check of one rendered configuration, and what we promise of it."""
+    api = kubernetes.client.ApiClient()
+    model = api.deserialize(json.dumps(configuration), f"V1{configuration['kind']}", "application/json")
+    # Unknown fields are dropped by the models; required fields and types are checked by them.
+    serialized = api.sanitize_for_serialization(model)  # type: ignore[no-untyped-call]
+    assert serialized == configuration, "a field admissionregistration/v1 lacks"
+    (hook,) = configuration["webhooks"]
+    for rule in hook["rules"]:
+        assert rule["scope"] == "Namespaced" and set(rule["operations"]) <= {"CREATE", "UPDATE"}
+        assert not any(
+            "*" in v or "/" in v for key in ("apiGroups", "apiVersions", "resources") for v in rule[key]
+        )
+    conditions = hook.get("matchConditions", [])
+    assert len(conditions) <= MAX_CONDITIONS
+    names = [c["name"] for c in conditions]
+    assert len(set(names)) == len(names) and all(check_label_key(n) for n in names)
+    compile_conditions(hook)  # each compiles, to bool, with object, oldObject and request only
+    total = 0
+    for condition in conditions:
+        expression = condition["expression"]
+        assert set(re.findall(r"(\w+)\s*\(", expression)) <= FUNCTIONS, expression
+        for path in _api_fields(expression):
+            field, *sub = path.strip(".").split(".")
+            assert field in REQUEST_FIELDS and set(sub) <= REQUEST_FIELDS[field], path
+        cost = _bound(expression)
+        assert cost <= PER_CALL_LIMIT, (condition["name"], cost)
+        total += cost
+    assert total <= MATCH_CONDITIONS_BUDGET, total
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["default", "legacy"])
+def test_the_shipped_configurations_are_the_rendering_of_the_shipped_configuration(legacy: bool) -> None:
+    args = ["webhooks", "--config", str(CONFIG.relative_to(ROOT)), *(["--legacy"] if legacy else [])]
+    proc = subprocess.run([console_script(), *args], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    shipped = SHIPPED[legacy]
+    assert shipped.read_text() == proc.stdout, (
+        f"{shipped.relative_to(ROOT)} is not the rendering of {CONFIG.relative_to(ROOT)} (a policy or "
+        f"the configuration changed?): mcp-admission {' '.join(args)} > {shipped.relative_to(ROOT)}"
+    )
+
+
+def test_a_bad_configuration_renders_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "config.yaml"
+    bad.write_text("workloads:\n  optInLabel: 'not a label key!'\n")
+    proc = subprocess.run(
+        [console_script(), "webhooks", "--config", str(bad)], capture_output=True, text=True, timeout=60
+    )
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert "optInLabel" in proc.stderr or "opt_in_label" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["default", "legacy"])
+def test_the_shipped_configurations_are_accepted(legacy: bool) -> None:
+    for configuration in webhook_configurations(load_config(CONFIG), legacy=legacy):
+        check_accepted(configuration)
+        (hook,) = configuration["webhooks"]
+        keys = {e["key"] for e in hook["namespaceSelector"]["matchExpressions"]}
+        # The default install writes no label on any namespace: it leaves them out by name alone.
+        assert keys == (
+            {"mcp-admission.io/ignore", "kubernetes.io/metadata.name"}
+            if legacy
+            else {"kubernetes.io/metadata.name"}
+        )
+        assert ("matchConditions" in hook) is not legacy
+
+
+def test_a_large_configuration_stays_within_the_limits() -> None:
+    """Twenty selectors of every form: the cost grows with the configuration, and stays far inside."""
+    expressions = [
+        {"key": f"k{i}", "operator": op, **({"values": ["a", "b"]} if op in ("In", "NotIn") else {})}
+        for i, op in enumerate(("In", "NotIn", "Exists", "DoesNotExist"))
+    ]
+    selectors = [
+        {"kinds": ["Service", "StatefulSet"], "namespaces": [f"ns{i}"], "matchLabels": {f"app{i}": "mcp"},
+         "matchExpressions": expressions}
+        for i in range(20)
+    ]  # fmt: skip
+    config = PolicyConfig.model_validate({"workloads": {"selectors": selectors}})
+    for configuration in webhook_configurations(config):
+        check_accepted(configuration)
+    (mutating, _) = webhook_configurations(config)
+    recognition = mutating["webhooks"][0]["matchConditions"][0]["expression"]
+    assert _costs(recognition)[0] < PER_CALL_LIMIT / 100  # what does not loop is under 1% of the limit
+
+
+@settings(max_examples=60, deadline=None)
+@given(configs)
+def test_every_configuration_renders_configurations_the_apiserver_accepts(config: PolicyConfig) -> None:
+    for legacy in (False, True):
+        for configuration in webhook_configurations(config, legacy=legacy):
+            check_accepted(configuration)
+
+
+def test_the_cost_bound_counts_the_loops() -> None:
+    """The estimate itself: the owner and opt-out loops are found and priced per turn."""
+    (mutating, _) = webhook_configurations(PolicyConfig())
+    by_name = {c["name"]: c["expression"] for c in mutating["webhooks"][0]["matchConditions"]}
+    outside, loops = _costs(by_name["mcp-workload"])
+    assert loops.keys() == {"ownerReferences"} and 20 < loops["ownerReferences"] < 100 and outside < 300
+    outside, loops = _costs(by_name["not-opted-out"])
+    assert loops == {"split": 7}  # p, ., trim, ==, "*" + 2
+    assert math.isclose(_bound(by_name["not-opted-out"]), outside + 7 * OPT_OUT_ENTRIES)
+
+
+def test_every_kind_a_policy_may_read_has_its_resource() -> None:
+    served = {(group, kind) for kind, (group, _, _) in RESOURCES.items()}
+    assert served == set(CORE_KINDS) | {(TOOLHIVE_GROUP, kind) for kind in MCP_RESOURCE_KINDS}
