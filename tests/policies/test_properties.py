@@ -234,7 +234,7 @@ def test_the_generators_reach_every_policy() -> None:
     """Guard against a vacuous property: the generated objects do trigger each policy."""
     seen: set[str] = set()
 
-    # Derandomized here too, whatever profile a plugin (schemathesis) loaded: the examples are fixed.
+    # Made at run time, this @settings does not inherit the profile loaded at import: derandomize it here.
     @settings(max_examples=300, database=None, derandomize=True)
     @given(mcp_objects())
     def collect(obj: dict[str, Any]) -> None:
