@@ -20,7 +20,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from mcp_admission.models import Model, is_dns1035_label
+from mcp_admission.models import Model
+from mcp_admission.names import is_dns1035_label
 
 _DNS1123_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 SecretName = Annotated[str, Field(min_length=1, max_length=253, pattern=_DNS1123_NAME)]

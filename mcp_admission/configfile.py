@@ -10,14 +10,21 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+
+from mcp_admission.records import validate
+
+if TYPE_CHECKING:  # pydantic is imported only when a file is validated (`check`'s start-up: records)
+    from pydantic import BaseModel, ValidationError
 
 CONFIG_ENV = "MCP_ADMISSION_CONFIG"
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
+T = TypeVar("T")
+# pydantic words an unknown key one way for models and another for dataclasses (the engine's records).
+_UNKNOWN_KEY = frozenset({"extra_forbidden", "unexpected_keyword_argument"})
 
 
 class ConfigError(Exception):
@@ -30,7 +37,10 @@ def _location(loc: tuple[int | str, ...]) -> str:
 
 def _problems(exc: ValidationError, where: Callable[[tuple[int | str, ...]], str]) -> str:
     """Each of pydantic's errors as "<where>: <message>", one line."""
-    return "; ".join(f"{where(e['loc'])}: {e['msg']}" for e in exc.errors())
+    return "; ".join(
+        f"{where(e['loc'])}: {'unknown setting' if e['type'] in _UNKNOWN_KEY else e['msg']}"
+        for e in exc.errors()
+    )
 
 
 def _named(loc: tuple[int | str, ...], names: Mapping[str, str]) -> str:
@@ -43,6 +53,8 @@ def with_overrides(section: M, overrides: Mapping[str, object], names: Mapping[s
     A bad value raises ConfigError naming where it came from, `names[field]` (a flag or variable),
     so the user is pointed at what they typed rather than at the file.
     """
+    from pydantic import ValidationError
+
     given = {field: value for field, value in overrides.items() if value is not None}
     try:
         return section.model_validate({**section.model_dump(), **given})
@@ -55,8 +67,9 @@ def config_file(path: str | os.PathLike[str] | None = None) -> str | os.PathLike
     return path or os.environ.get(CONFIG_ENV) or None
 
 
-def read_config(model: type[M], path: str | os.PathLike[str] | None = None) -> M:
-    """`model` from the file at `path`, else $MCP_ADMISSION_CONFIG, else its defaults."""
+def read_config(model: type[T], path: str | os.PathLike[str] | None = None) -> T:
+    """`model` (a record or a pydantic model) from the file at `path`, else $MCP_ADMISSION_CONFIG,
+    else its defaults."""
     path = config_file(path)
     if path is None:
         return model()
@@ -75,7 +88,9 @@ def read_config(model: type[M], path: str | os.PathLike[str] | None = None) -> M
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the configuration must be a mapping, not {type(data).__name__}")
+    from pydantic import ValidationError
+
     try:
-        return model.model_validate(data)
+        return validate(model, data)
     except ValidationError as exc:
         raise ConfigError(f"{path}: invalid configuration: {_problems(exc, _location)}") from None

@@ -1,33 +1,16 @@
-"""The pydantic base of every settings model, and the Kubernetes name rules they validate with."""
+"""The pydantic base of the adapters' settings (webhook, reconciler, certs): read only by their commands.
+
+The engine's settings are records instead (mcp_admission.records): `check` reads those on every start.
+"""
 
 from __future__ import annotations
 
-import re
-
 from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
 
-# Kubernetes name rules (apimachinery validation): Service names are DNS-1035 labels.
-DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
-_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-
-
-def is_dns1035_label(value: str) -> bool:
-    return len(value) <= 63 and DNS1035_LABEL.fullmatch(value) is not None
-
-
-def check_label_key(key: str) -> str:
-    """`key` if it is a valid label key (optional DNS-subdomain prefix, '/', name); else ValueError."""
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(prefix)):
-        raise ValueError(f"{key!r}: prefix must be a DNS subdomain")
-    if len(name) > 63 or not _LABEL_NAME.fullmatch(name):
-        raise ValueError(f"{key!r}: not a valid label key")
-    return key
+from mcp_admission.records import RECORD_CONFIG
 
 
 class Model(BaseModel):
-    """Base of every configuration model: unknown keys are errors, camelCase keys, immutable."""
+    """Base of every adapter's settings model: unknown keys are errors, camelCase keys, immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(**RECORD_CONFIG, frozen=True)

@@ -1,17 +1,15 @@
 """Where a policy is registered: once, in ALL_POLICIES. Its settings section follows from its record.
 
 PolicyConfig is everything the engine reads: `policies:` (one section per registered policy, by ID,
-with that policy's own settings model), `workloads:` and `excludedNamespaces:`.
+with that policy's own settings record), `workloads:` and `excludedNamespaces:`.
 """
 
 from __future__ import annotations
 
+from dataclasses import field, make_dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, create_model
-
-from mcp_admission.models import Model
 from mcp_admission.policies import (
     affinity_with_redis,
     backend_affinity,
@@ -23,6 +21,7 @@ from mcp_admission.policies import (
 )
 from mcp_admission.policies.engine.policy import Policy, S
 from mcp_admission.policies.engine.settings import Mode, WorkloadSettings
+from mcp_admission.records import RECORD_CONFIG, record
 
 ALL_POLICIES: tuple[Policy[Any], ...] = (
     session_affinity.POLICY,
@@ -35,21 +34,36 @@ ALL_POLICIES: tuple[Policy[Any], ...] = (
 )
 POLICY_IDS = tuple(p.id for p in ALL_POLICIES)
 
+
+def _policy_id(field_name: str) -> str:
+    return field_name.replace("_", "-")
+
+
 if TYPE_CHECKING:
-    PolicySections = Model  # built below at run time; read through PolicyConfig.settings()
+
+    @record
+    class PolicySections:  # built below at run time; read through PolicyConfig.settings()
+        pass
+
 else:
-    PolicySections = create_model(
+    PolicySections = make_dataclass(
         "PolicySections",
-        __base__=Model,
-        **{p.field: (p.settings, Field(default_factory=p.settings, alias=p.id)) for p in ALL_POLICIES},
+        [(p.field, p.settings, field(default_factory=p.settings)) for p in ALL_POLICIES],
+        # A record (mcp_admission.records) keyed by policy ID in the file: the inverse of Policy.field.
+        namespace={
+            "__pydantic_config__": {**RECORD_CONFIG, "alias_generator": lambda f: f.replace("_", "-")}
+        },
+        frozen=True,
+        kw_only=True,
     )
 
 
-class PolicyConfig(Model):
+@record
+class PolicyConfig:
     """Everything the engine reads. The configuration file is a superset (see mcp_admission.cli.config)."""
 
-    policies: PolicySections = Field(default_factory=PolicySections)
-    workloads: WorkloadSettings = Field(default_factory=WorkloadSettings)
+    policies: PolicySections = field(default_factory=PolicySections)
+    workloads: WorkloadSettings = field(default_factory=WorkloadSettings)
     excluded_namespaces: frozenset[str] = frozenset({"kube-system"})
 
     def settings(self, policy: Policy[S]) -> S:

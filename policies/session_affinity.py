@@ -11,20 +11,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
-
 from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Phase, Request
 from mcp_admission.policies.engine.patch import set_members
 from mcp_admission.policies.engine.policy import Policy
 from mcp_admission.policies.engine.settings import PolicySettings
 from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP, Workload, mapping
+from mcp_admission.records import Bounds, record
 
 ID = "session-affinity"
 
 
+@record
 class SessionAffinitySettings(PolicySettings):
     # ToolHive's own sticky Service uses 1800 s; the apiserver's default for ClientIP is 10800 s.
-    timeout_seconds: Annotated[int, Field(gt=0, le=86400)] = 1800
+    timeout_seconds: Annotated[int, Bounds(gt=0, le=86400)] = 1800
 
 
 def is_headless(spec: dict[str, object]) -> bool:

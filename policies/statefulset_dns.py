@@ -7,30 +7,31 @@ being undone (GitOps tools and ToolHive re-apply the original manifest) and othe
 
 from __future__ import annotations
 
-from pydantic import field_validator
+from typing import Annotated
 
-from mcp_admission.models import is_dns1035_label
+from mcp_admission.names import is_dns1035_label
 from mcp_admission.policies.engine.backend import backend_selector
 from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Operation, Outcome, Phase, Request
 from mcp_admission.policies.engine.patch import set_value
 from mcp_admission.policies.engine.policy import Policy
 from mcp_admission.policies.engine.settings import PolicySettings
 from mcp_admission.policies.engine.workloads import Workload, mapping
+from mcp_admission.records import Check, record
 
 ID = "statefulset-dns"
 
 
-class StatefulSetDNSSettings(PolicySettings):
-    service_name_pattern: str = "mcp-{name}-headless"
+def _makes_service_names(pattern: str) -> str:
+    if pattern.count("{name}") != 1 or "{" in pattern.replace("{name}", ""):
+        raise ValueError("must contain '{name}' exactly once and no other '{...}'")
+    if not is_dns1035_label(pattern.replace("{name}", "x")):
+        raise ValueError("must give a valid Service name (DNS-1035 label) for a name like 'x'")
+    return pattern
 
-    @field_validator("service_name_pattern")
-    @classmethod
-    def _pattern_makes_service_names(cls, value: str) -> str:
-        if value.count("{name}") != 1 or "{" in value.replace("{name}", ""):
-            raise ValueError("must contain '{name}' exactly once and no other '{...}'")
-        if not is_dns1035_label(value.replace("{name}", "x")):
-            raise ValueError("must give a valid Service name (DNS-1035 label) for a name like 'x'")
-        return value
+
+@record
+class StatefulSetDNSSettings(PolicySettings):
+    service_name_pattern: Annotated[str, Check(_makes_service_names)] = "mcp-{name}-headless"
 
 
 def headless_service_name(statefulset_name: str, settings: StatefulSetDNSSettings) -> str | None:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
-
 from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Phase, Request
 from mcp_admission.policies.engine.patch import set_value
 from mcp_admission.policies.engine.policy import Policy, int_field
 from mcp_admission.policies.engine.settings import Mode, PolicySettings
 from mcp_admission.policies.engine.workloads import Workload, mapping
+from mcp_admission.records import Bounds, record
 
 ID = "termination-grace"
 FIELD = "terminationGracePeriodSeconds"
@@ -32,11 +31,12 @@ POD_SPECS = {
 REASON = "so a stopping pod can end its MCP streams"
 
 
+@record
 class TerminationGraceSettings(PolicySettings):
     # 30: the apiserver's default and what ToolHive gives its own proxies. At least 1 (0 would mean
     # "off": say mode: off). At most an hour: pods stop one at a time in a rollout, so a larger minimum
     # is likelier a slip (minutes typed as seconds) than a plan; a workload can still ask for more.
-    min_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
+    min_seconds: Annotated[int, Bounds(ge=1, le=3600)] = 30
 
 
 def evaluate(request: Request, workload: Workload, settings: TerminationGraceSettings) -> Outcome:

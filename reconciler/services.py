@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mcp_admission.models import is_dns1035_label
+from mcp_admission.names import is_dns1035_label
 from mcp_admission.policies import JSON, PolicyConfig, session_affinity, statefulset_dns
 from mcp_admission.policies.engine.backend import backend_selector
 from mcp_admission.policies.engine.workloads import SKIP_ANNOTATION, mapping, recognise_object

@@ -6,7 +6,8 @@ Layers, top to bottom; a module imports only from its own layer or below:
 - adapters: webhook, reconciler, certs, check, independent of each other, except where a part serves
   another (the webhook serves with the certificates' hot reload)
 - engine: policies, pure (below)
-- bottom: the Kubernetes client, the configuration file reader, the pydantic base, logs, exit codes
+- bottom: the Kubernetes client, the configuration file reader, settings records and the pydantic base,
+  Kubernetes name rules, logs, exit codes
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "mcp_admission.kube",
         "mcp_admission.configfile",
         "mcp_admission.models",
+        "mcp_admission.records",
+        "mcp_admission.names",
         "mcp_admission.logs",
         "mcp_admission.backoff",
         "mcp_admission.metrics",
@@ -60,7 +63,6 @@ PURE_MAY_IMPORT = frozenset(
         "re",
         "typing",
         "unicodedata",
-        "pydantic",  # the settings models
         "jsonpatch",  # RFC 6902 application, pure
     }
 )

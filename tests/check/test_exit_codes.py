@@ -64,7 +64,7 @@ def test_enforced_policy_that_patches_does_not_deny(tmp_path: Path) -> None:
     ("config", "message"),
     [
         ("policies:\n  session-storage:\n    mode: loud\n", "policies.session-storage.mode"),
-        ("polices: {}\n", "polices: Extra inputs are not permitted"),
+        ("polices: {}\n", "polices: unknown setting"),
         ("policies: [\n", ":2: not valid YAML"),
     ],
 )

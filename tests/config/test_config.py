@@ -64,7 +64,7 @@ def test_environment_variable_names_the_file(tmp_path: Path, monkeypatch: pytest
     [
         (
             "policies: {session-afinity: {mode: warn}}",
-            "policies.session-afinity: Extra inputs are not permitted",
+            "policies.session-afinity: unknown setting",
         ),
         (
             "policies: {stdio-replicas: {mode: deny}}",

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from mcp_admission.deploy import webhook_configurations
 from mcp_admission.policies import ALL_POLICIES, Operation, Phase, PolicyConfig, Request, workload_of
 from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP
+from mcp_admission.records import validate
 from tests.policies import toolhive_objects
 
 from .apiserver import SERVED, compile_conditions, rules_match, sends
@@ -116,8 +117,9 @@ selectors = st.fixed_dictionaries(
     },
 ).filter(lambda s: bool(s.get("matchLabels") or s.get("matchExpressions") or s.get("namespaces")))
 configs = st.builds(
-    lambda opt_in, chosen, excluded: PolicyConfig.model_validate(
-        {"workloads": {"optInLabel": opt_in, "selectors": chosen}, "excludedNamespaces": excluded}
+    lambda opt_in, chosen, excluded: validate(
+        PolicyConfig,
+        {"workloads": {"optInLabel": opt_in, "selectors": chosen}, "excludedNamespaces": excluded},
     ),
     st.sampled_from(["mcp-admission.io/workload", "example.com/mcp", "toolhive", "app.kubernetes.io/name"]),
     st.one_of(st.just([]), st.lists(selectors, min_size=1, max_size=3)),  # broad selectors hide the rest

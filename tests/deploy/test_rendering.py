@@ -23,9 +23,10 @@ from hypothesis import given, settings
 from mcp_admission.cli.config import load_config
 from mcp_admission.deploy import webhook_configurations
 from mcp_admission.deploy.configurations import RESOURCES
-from mcp_admission.models import check_label_key
+from mcp_admission.names import check_label_key
 from mcp_admission.policies import PolicyConfig
 from mcp_admission.policies.engine.workloads import CORE_KINDS, MCP_RESOURCE_KINDS, TOOLHIVE_GROUP
+from mcp_admission.records import validate
 from tests.check.runner import console_script
 
 from .apiserver import compile_conditions
@@ -178,7 +179,7 @@ def test_a_large_configuration_stays_within_the_limits() -> None:
          "matchExpressions": expressions}
         for i in range(20)
     ]  # fmt: skip
-    config = PolicyConfig.model_validate({"workloads": {"selectors": selectors}})
+    config = validate(PolicyConfig, {"workloads": {"selectors": selectors}})
     for configuration in webhook_configurations(config):
         check_accepted(configuration)
     (mutating, _) = webhook_configurations(config)

@@ -6,10 +6,12 @@ models, pinned dependencies), which no single manifest can show; the cluster tes
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import tomllib
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from mcp_admission.cli import build_parser
 from mcp_admission.cli.config import Config, load_config
 from mcp_admission.policies import ALL_POLICIES, Phase
 from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP
+from mcp_admission.records import adapter
 
 from .harness import DEPLOY, LEGACY, MODERN, OVERLAYS, ROOT, Obj, config_text, find, render
 
@@ -147,15 +150,29 @@ def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _missing_keys(model: type[BaseModel], data: Any, where: str) -> list[str]:
+def _sections(model: type) -> list[tuple[str, Any]]:
+    """(key in the file, type) of each field of a record (dataclass) or a pydantic model."""
+    if dataclasses.is_dataclass(model):
+        alias, hints = model.__pydantic_config__["alias_generator"], typing.get_type_hints(model)  # type: ignore[attr-defined]
+        return [(alias(f.name), hints[f.name]) for f in dataclasses.fields(model)]
+    assert issubclass(model, BaseModel)
+    return [(info.alias or name, info.annotation) for name, info in model.model_fields.items()]
+
+
+def _missing_keys(model: type, data: Any, where: str) -> list[str]:
     missing = []
-    for name, info in model.model_fields.items():
-        key = info.alias or name
+    for key, annotation in _sections(model):
         if not isinstance(data, dict) or key not in data:
             missing.append(f"{where}{key}")
-        elif isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
-            missing += _missing_keys(info.annotation, data[key], f"{where}{key}.")
+        elif isinstance(annotation, type) and (
+            dataclasses.is_dataclass(annotation) or issubclass(annotation, BaseModel)
+        ):
+            missing += _missing_keys(annotation, data[key], f"{where}{key}.")
     return missing
+
+
+def _dump(config: Config) -> dict[str, Any]:
+    return adapter(Config).dump_python(config)  # type: ignore[no-any-return]
 
 
 def test_the_shipped_configuration_loads_and_shows_every_setting(base: list[Obj], config: Config) -> None:
@@ -163,7 +180,7 @@ def test_the_shipped_configuration_loads_and_shows_every_setting(base: list[Obj]
     data = yaml.safe_load(config_text(base))
     assert _missing_keys(Config, data, "") == [], "add the new settings to deploy/base/config.yaml"
     # It says it shows the defaults, except where a comment says why not: keep that true.
-    shipped, defaults = _flat(config.model_dump()), _flat(Config().model_dump())
+    shipped, defaults = _flat(_dump(config)), _flat(_dump(Config()))
     differ = {key for key in shipped if shipped[key] != defaults[key]}
     assert differ == {"excluded_namespaces", "certs.webhook_selector"}, (
         "deploy/base/config.yaml shows a value other than the built-in default (update the file)"

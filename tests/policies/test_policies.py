@@ -25,6 +25,7 @@ from mcp_admission.policies import (
 from mcp_admission.policies.engine.patch import pointer, set_members, set_value
 from mcp_admission.policies.engine.policy import Policy
 from mcp_admission.policies.engine.workloads import SKIP_ANNOTATION
+from mcp_admission.records import validate
 
 from .apiserver_rules import service_problems, statefulset_update_problems
 from .toolhive_objects import backend_service, backend_statefulset, mcpserver_like, proxy_service, request_for
@@ -33,9 +34,7 @@ CONFIG = PolicyConfig()
 
 
 def config(**modes: str) -> PolicyConfig:
-    return PolicyConfig.model_validate(
-        {"policies": {k.replace("_", "-"): {"mode": v} for k, v in modes.items()}}
-    )
+    return validate(PolicyConfig, {"policies": {k.replace("_", "-"): {"mode": v} for k, v in modes.items()}})
 
 
 def applied(request: Request, decision: Decision) -> Any:
@@ -64,7 +63,7 @@ def test_mcp_services_become_sticky_with_the_configured_timeout(svc: dict[str, A
 
 
 def test_timeout_is_configurable() -> None:
-    cfg = PolicyConfig.model_validate({"policies": {"session-affinity": {"timeoutSeconds": 600}}})
+    cfg = validate(PolicyConfig, {"policies": {"session-affinity": {"timeoutSeconds": 600}}})
     request = request_for(proxy_service("fetch"))
     assert applied(request, decide(request, cfg))["spec"]["sessionAffinityConfig"]["clientIP"] == {
         "timeoutSeconds": 600
@@ -191,9 +190,7 @@ def test_create_without_service_name_adds_it() -> None:
 
 
 def test_pattern_is_configurable_and_names_must_be_valid_services() -> None:
-    cfg = PolicyConfig.model_validate(
-        {"policies": {"statefulset-dns": {"serviceNamePattern": "{name}-pods"}}}
-    )
+    cfg = validate(PolicyConfig, {"policies": {"statefulset-dns": {"serviceNamePattern": "{name}-pods"}}})
     request = request_for(backend_statefulset("fetch"))
     assert applied(request, decide(request, cfg))["spec"]["serviceName"] == "fetch-pods"
     long_name = request_for(backend_statefulset("x" * 60))  # mcp-<60>-headless > 63 characters
@@ -392,7 +389,8 @@ def test_opt_in_label_and_selectors_mark_plain_workloads() -> None:
     svc["metadata"]["labels"] = {"mcp-admission.io/workload": "true"}
     assert decide(request_for(svc), CONFIG).patch
     svc["metadata"]["labels"] = {"tier": "mcp"}
-    cfg = PolicyConfig.model_validate(
+    cfg = validate(
+        PolicyConfig,
         {
             "workloads": {
                 "selectors": [
@@ -402,13 +400,13 @@ def test_opt_in_label_and_selectors_mark_plain_workloads() -> None:
                     }
                 ]
             }
-        }
+        },
     )
     assert decide(request_for(svc), cfg).patch
     sts = backend_statefulset("plain", replicas=4)
     sts["metadata"]["labels"] = {"tier": "mcp"}
-    cfg = PolicyConfig.model_validate(
-        {"workloads": {"selectors": [{"matchLabels": {"tier": "mcp"}, "transport": "stdio"}]}}
+    cfg = validate(
+        PolicyConfig, {"workloads": {"selectors": [{"matchLabels": {"tier": "mcp"}, "transport": "stdio"}]}}
     )
     assert {"op": "replace", "path": "/spec/replicas", "value": 1} in decide(request_for(sts), cfg).patch
     # Selected by the opt-in label, but only a selector says the transport: the selector still tells it.

@@ -18,12 +18,13 @@ from mcp_admission.policies import (
     warning_text,
 )
 from mcp_admission.policies.engine.workloads import TOOLHIVE_TRANSPORT_LABEL
+from mcp_admission.records import validate
 
 from .apiserver_rules import statefulset_update_problems
 from .toolhive_objects import backend_statefulset, request_for
 
 CONFIG = PolicyConfig()
-ENFORCE = PolicyConfig.model_validate({"policies": {"statefulset-dns": {"mode": "enforce"}}})
+ENFORCE = validate(PolicyConfig, {"policies": {"statefulset-dns": {"mode": "enforce"}}})
 
 
 def dns(request: Request, config: PolicyConfig = CONFIG) -> Decision:

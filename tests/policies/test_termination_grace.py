@@ -19,6 +19,7 @@ from mcp_admission.policies import (
     warning_text,
 )
 from mcp_admission.policies.engine.workloads import SKIP_ANNOTATION, TOOLHIVE_VERSIONS
+from mcp_admission.records import validate
 
 from .toolhive_objects import backend_statefulset, mcpserver_like, proxy_deployment, request_for
 
@@ -34,7 +35,7 @@ DENIED = (
 
 
 def config(**grace: Any) -> PolicyConfig:
-    return PolicyConfig.model_validate({"policies": {"termination-grace": grace}})
+    return validate(PolicyConfig, {"policies": {"termination-grace": grace}})
 
 
 def opt_in_deployment() -> dict[str, Any]:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from mcp_admission.policies import Operation, PolicyConfig, decide, warning_text
 from mcp_admission.policies.engine.decide import MAX_WARNING_RUNES
+from mcp_admission.records import validate
 
 from .toolhive_objects import (
     backend_service,
@@ -82,14 +83,15 @@ def requests(draw: st.DrawFn) -> Any:
     st.sampled_from([30, 3600]),
 )
 def test_every_warning_fits_whole(request: Any, pattern: str, mode: str, grace: int) -> None:
-    config = PolicyConfig.model_validate(
+    config = validate(
+        PolicyConfig,
         {
             "policies": {
                 "statefulset-dns": {"serviceNamePattern": pattern},
                 # enforce: termination-grace denies with its own text; 3600: the longest minimum
                 "termination-grace": {"mode": mode, "minSeconds": grace},
             }
-        }
+        },
     )
     decision = decide(request, config)
     for finding in (*decision.warnings, *([decision.denial] if decision.denial else [])):

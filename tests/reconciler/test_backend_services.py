@@ -15,6 +15,7 @@ from mcp_admission.policies import Operation, PolicyConfig, Request, decide, sta
 from mcp_admission.policies.engine.workloads import SKIP_ANNOTATION
 from mcp_admission.policies.statefulset_dns import headless_service_name
 from mcp_admission.reconciler.services import MANAGED_BY, MANAGED_BY_LABEL, desired_services, plan_services
+from mcp_admission.records import validate
 
 from ..policies.apiserver_rules import service_problems
 from .kubehelp import statefulset
@@ -148,13 +149,14 @@ def test_container_ports_when_there_is_no_port_label() -> None:
 
 
 def test_configuration_names_and_timeout() -> None:
-    config = PolicyConfig.model_validate(
+    config = validate(
+        PolicyConfig,
         {
             "policies": {
                 "session-affinity": {"timeoutSeconds": 600},
                 "statefulset-dns": {"serviceNamePattern": "{name}-pods"},
             }
-        }
+        },
     )
     services = by_name(desired_services(sts(), config))
     assert set(services) == {"yardstick-pods", "mcp-yardstick"}
@@ -223,7 +225,8 @@ def marked_statefulsets(draw: st.DrawFn) -> tuple[dict[str, Any], PolicyConfig]:
     selector: dict[str, Any] = {"matchLabels": {"app": name}}
     if draw(st.booleans()):
         selector["transport"] = draw(st.sampled_from(["stdio", "sse"]))
-    config = PolicyConfig.model_validate(
+    config = validate(
+        PolicyConfig,
         {
             "policies": {
                 "statefulset-dns": {
@@ -233,7 +236,7 @@ def marked_statefulsets(draw: st.DrawFn) -> tuple[dict[str, Any], PolicyConfig]:
                 }
             },
             "workloads": {"selectors": [selector] if mark == "selector" else []},
-        }
+        },
     )
     return obj, config
 

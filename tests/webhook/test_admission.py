@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from mcp_admission.cli.config import Config
+from mcp_admission.records import validate
 
 from .support import Json, Served, check_answer, make_tls, metric, patched, review, serving, toolhive_object
 
@@ -195,7 +196,7 @@ def test_toolhive_mcpservers(client: httpx.Client, toolhive: Path) -> None:
 
 
 def test_enforce_mode_denies_with_403_and_policy_id(tls: Path, toolhive: Path) -> None:
-    config = Config.model_validate({"policies": {"session-storage": {"mode": "enforce"}}})
+    config = validate(Config, {"policies": {"session-storage": {"mode": "enforce"}}})
     sse = toolhive_object(toolhive, "ex-mcp-servers__mcpserver_yardstick_sse.yaml")
     sse["spec"]["replicas"] = 2
     with serving(tls, config) as served, served.client() as client:

@@ -19,6 +19,7 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance,
 
 from mcp_admission.cli.config import Config
 from mcp_admission.policies import POLICY_IDS
+from mcp_admission.records import validate
 from mcp_admission.webhook.admission import Message
 from mcp_admission.webhook.app import WebhookApp, create_app
 
@@ -29,7 +30,7 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
-ENFORCING = Config.model_validate({"policies": {p: {"mode": "enforce"} for p in POLICY_IDS}})
+ENFORCING = validate(Config, {"policies": {p: {"mode": "enforce"} for p in POLICY_IDS}})
 APPS = {"default": create_app(Config()), "enforce": create_app(ENFORCING)}
 VALID = orjson.dumps(
     {

@@ -1,0 +1,24 @@
+"""Kubernetes name rules (apimachinery's validation), for settings and policies alike."""
+
+from __future__ import annotations
+
+import re
+
+# Service names are DNS-1035 labels.
+DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def is_dns1035_label(value: str) -> bool:
+    return len(value) <= 63 and DNS1035_LABEL.fullmatch(value) is not None
+
+
+def check_label_key(key: str) -> str:
+    """`key` if it is a valid label key (optional DNS-subdomain prefix, '/', name); else ValueError."""
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(prefix)):
+        raise ValueError(f"{key!r}: prefix must be a DNS subdomain")
+    if len(name) > 63 or not _LABEL_NAME.fullmatch(name):
+        raise ValueError(f"{key!r}: not a valid label key")
+    return key
