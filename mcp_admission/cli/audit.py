@@ -91,17 +91,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(f"mcp-admission audit: {exc}", file=sys.stderr)
-        return exitcodes.UNUSABLE
+        return exitcodes.cannot_start("audit", exc)
     chosen = outputs(args)
     if isinstance(chosen, str):
-        print(f"mcp-admission audit: {chosen}", file=sys.stderr)
-        return exitcodes.UNUSABLE
+        return exitcodes.cannot_start("audit", chosen)
     try:
         kube = Kube(api_client(args.kubeconfig, pool_size=1, context=args.context))
     except KubeError as exc:
-        print(f"mcp-admission audit: {exc}", file=sys.stderr)
-        return exitcodes.UNUSABLE
+        return exitcodes.cannot_start("audit", exc)
     where = f"namespace {args.namespace}" if args.namespace else "all namespaces"
     if args.namespace in config.excluded_namespaces:
         print(f"mcp-admission audit: {where} is in excludedNamespaces: nothing to read", file=sys.stderr)

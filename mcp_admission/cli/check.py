@@ -155,17 +155,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = _load_config(args.config)
     except ConfigError as exc:
-        print(f"mcp-admission check: {exc}", file=sys.stderr)
-        return exitcodes.UNUSABLE
+        return exitcodes.cannot_start("check", exc)
     given = (args.files or []) + args.paths
     if args.old.count(STDIN) + given.count(STDIN) > 1 or (STDIN in args.old and not given):
-        print("mcp-admission check: stdin (-) can be read only once", file=sys.stderr)
-        return exitcodes.UNUSABLE
+        return exitcodes.cannot_start("check", "stdin (-) can be read only once")
 
     chosen = outputs(args)
     if isinstance(chosen, str):
-        print(f"mcp-admission check: {chosen}", file=sys.stderr)
-        return exitcodes.UNUSABLE
+        return exitcodes.cannot_start("check", chosen)
 
     with _without_cycle_collection():
         return _check(args, config, given, chosen)

@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import socket
-import sys
 import threading
 import uuid
 from typing import Any
@@ -74,21 +73,18 @@ def run(args: argparse.Namespace) -> int:
         overrides = {"leader_elect": args.leader_elect, "metrics_port": args.metrics_port}
         settings = with_overrides(config.reconciler, overrides, OPTION_NAMES)
     except ConfigError as exc:
-        print(f"mcp-admission reconcile: {exc}", file=sys.stderr)
-        return exitcodes.UNUSABLE
+        return exitcodes.cannot_start("reconcile", exc)
     try:
         kube = Kube(api_client(args.kubeconfig, pool_size=settings.workers + 4))  # + watches, lease
     except KubeError as exc:
-        print(f"mcp-admission reconcile: {exc}", file=sys.stderr)
-        return exitcodes.UNUSABLE
+        return exitcodes.cannot_start("reconcile", exc)
 
     metrics = ReconcilerMetrics(REGISTRY)
     if settings.metrics_port and not args.once:
         try:
             serve_metrics(settings.metrics_port, settings.metrics_address, REGISTRY)
         except OSError as exc:
-            print(f"mcp-admission reconcile: metrics port {settings.metrics_port}: {exc}", file=sys.stderr)
-            return exitcodes.UNUSABLE
+            return exitcodes.cannot_start("reconcile", f"metrics port {settings.metrics_port}: {exc}")
     reconciler = Reconciler(kube, config, settings, metrics, tuple(args.namespace))
     if args.once:
         return exitcodes.OK if reconciler.run_once(ONCE_TIMEOUT) else exitcodes.FAILED

@@ -128,8 +128,7 @@ def run(args: argparse.Namespace) -> int:
         logs.configure(logs.level_from(args.log_level, os.environ))
         config, settings = _configure(args)
     except ConfigError as exc:
-        print(f"mcp-admission serve: {exc}", file=sys.stderr)
-        return exitcodes.UNUSABLE
+        return exitcodes.cannot_start("serve", exc)
     with ExitStack() as stack:
         if args.dev:
             directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="mcp-admission-dev-"))
@@ -140,10 +139,7 @@ def run(args: argparse.Namespace) -> int:
                 return exitcodes.FAILED
         for path in (settings.cert_file, settings.key_file):
             if not os.access(path, os.R_OK):
-                print(
-                    f"mcp-admission serve: cannot read {path} (see --cert-file/--key-file)", file=sys.stderr
-                )
-                return exitcodes.UNUSABLE
+                return exitcodes.cannot_start("serve", f"cannot read {path} (see --cert-file/--key-file)")
         cert_metrics = CertMetrics(REGISTRY)  # the reloader's and the certificate manager's
         companions: list[Companion] = []
         if args.manage_certs:
@@ -153,8 +149,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 client = stack.enter_context(api_client(args.kubeconfig))
             except KubeError as exc:
-                print(f"mcp-admission serve --manage-certs: {exc}", file=sys.stderr)
-                return exitcodes.UNUSABLE
+                return exitcodes.cannot_start("serve --manage-certs", exc)
             companions.append(CertManager(config.certs, Kube(client), cert_metrics).run)
         server = WebhookServer(
             config, settings, companions=companions, registry=REGISTRY, cert_metrics=cert_metrics

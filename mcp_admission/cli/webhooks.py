@@ -62,7 +62,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(f"mcp-admission webhooks: {exc}", file=sys.stderr)
-        return exitcodes.UNUSABLE
+        return exitcodes.cannot_start("webhooks", exc)
     sys.stdout.write(rendering(config, args.legacy))
     return exitcodes.OK
