@@ -3,7 +3,7 @@
 Each patch is rebased onto the manifest as written (rebase.py): what only the apiserver's defaulting
 adds is never written. Only the documents that change are re-emitted (roundtrip.py: comments, key
 order, quoting and indentation kept); every other document is written back byte for byte. A
-`kind: List` is patched item by item, inside the list.
+`kind: List` is patched item by item, inside the list (a List in a List too).
 
 Every input file with objects is written (not the files the loader skips: values.yaml, templates).
 Into a directory, under the same relative name (a directory argument's files keep their path below
@@ -30,11 +30,11 @@ from .checker import Result
 from .construct import Loader
 from .loader import DOCUMENT_START, InputError, Source
 from .rebase import rebase
-from .roundtrip import RoundTripError, rewrite
+from .roundtrip import ItemPath, RoundTripError, rewrite
 
 STDOUT = "-"
 
-Position = tuple[int, int | None]  # (document of the file, item of its `items` or None)
+Position = tuple[int, ItemPath]  # (document of the file, the object's indices down through `items`)
 
 
 def write_mutated(
@@ -64,7 +64,7 @@ def _patched_text(text: str, changed: list[Result], errors: list[InputError]) ->
     documents = _split(text)
     parsed = [_parse(document) for document in documents]
     objects = list(_objects(parsed))
-    edits: dict[int, dict[int | None, tuple[PatchOp, ...]]] = {}
+    edits: dict[int, dict[ItemPath, tuple[PatchOp, ...]]] = {}
     first: dict[int, Result] = {}  # the first patched object of each document, to report it by
     cursor = 0
     for result in changed:
@@ -109,12 +109,18 @@ def _parse(document: str) -> Any:
 
 
 def _objects(parsed: list[Any]) -> Iterator[tuple[Position, Any]]:
-    """Every document and every item of a document's `items`, in order: where the loader's objects are."""
+    """Every document and every item of its `items`, Lists in Lists too, in order: where the loader's
+    objects are."""
     for index, document in enumerate(parsed):
-        yield (index, None), document
-        items = document.get("items") if isinstance(document, dict) else None
-        for item_index, item in enumerate(items if isinstance(items, list) else ()):
-            yield (index, item_index), item
+        for path, obj in _items(document, ()):
+            yield (index, path), obj
+
+
+def _items(obj: Any, path: ItemPath) -> Iterator[tuple[ItemPath, Any]]:
+    yield path, obj
+    items = obj.get("items") if isinstance(obj, dict) else None
+    for index, item in enumerate(items if isinstance(items, list) else ()):
+        yield from _items(item, (*path, index))
 
 
 def _find(objects: list[tuple[Position, Any]], obj: Any, cursor: int) -> int | None:

@@ -28,8 +28,10 @@ from .construct import Loader
 from .loader import DOCUMENT_START
 from .rebase import pointer_tokens
 
-# Which object of the document each patch is for: None the document itself, N the Nth of its items.
-Edits = Mapping[int | None, tuple[PatchOp, ...]]
+# Which object of the document each patch is for, as the indices down through `items`: () the document
+# itself, (N,) the Nth of its items, (N, M) the Mth item of that List in the List, ...
+ItemPath = tuple[int, ...]
+Edits = Mapping[ItemPath, tuple[PatchOp, ...]]
 
 _DOCUMENT_END = re.compile(r"^\.\.\.(?=[ \t\r\n]|$)", re.MULTILINE)
 _NO_FOLDING = 1 << 20  # ruamel's line width: long lines stay as they are
@@ -66,14 +68,18 @@ def _cannot(exc: Exception) -> RoundTripError:
 
 
 def _patched(obj: JSON, edits: Edits) -> JSON:
-    for index, ops in edits.items():
-        if index is None:
-            obj = apply(obj, ops)
-        else:
-            items = list(obj["items"])
-            items[index] = apply(items[index], ops)
-            obj = {**obj, "items": items}
+    for path, ops in edits.items():
+        obj = _apply_at(obj, path, ops)
     return obj
+
+
+def _apply_at(obj: JSON, path: ItemPath, ops: tuple[PatchOp, ...]) -> JSON:
+    """`obj` with `ops` applied to the item at `path`, copied along the way (the input stays as it is)."""
+    if not path:
+        return apply(obj, ops)
+    items = list(obj["items"])
+    items[path[0]] = _apply_at(items[path[0]], path[1:], ops)
+    return {**obj, "items": items}
 
 
 def _sections(document: str) -> tuple[str, str, str]:
@@ -133,8 +139,10 @@ def _yaml(body: str, edits: Edits) -> str:
     out = io.StringIO()
     try:
         data = rt.load(body)
-        for index, ops in edits.items():
-            target = data if index is None else data["items"][index]
+        for path, ops in edits.items():
+            target = data
+            for index in path:
+                target = target["items"][index]
             for op in ops:
                 *parents, key = pointer_tokens(op["path"])
                 node = target

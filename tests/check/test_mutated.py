@@ -252,6 +252,41 @@ items:
     assert run.stdout == listed.replace("    sessionAffinity: None\n", sticky)
 
 
+def test_a_list_in_a_list_is_patched_where_it_is(tmp_path: Path) -> None:
+    nested = """\
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: List   # kubectl get -o yaml of several kinds, collected
+  items:
+  - apiVersion: v1
+    kind: Service
+    metadata:
+      name: notes
+      labels: {mcp-admission.io/workload: "true"}
+    spec:
+      selector: {app: notes}
+      ports: [{port: 80}]
+      sessionAffinity: None
+- apiVersion: toolhive.stacklok.dev/v1beta1
+  kind: MCPServer
+  metadata: {name: files}
+  spec: {image: 'example/files:1', replicas: 3}  # stdio by default
+"""
+    (tmp_path / "nested.yaml").write_text(nested)
+    run = check("-f", "nested.yaml", "--write-mutated", "-")
+    assert run.code == 0, run.stderr
+    sticky = "".join("    " + line for line in SESSION_AFFINITY.splitlines(keepends=True))
+    expected = nested.replace("      sessionAffinity: None\n", sticky).replace("replicas: 3", "replicas: 1")
+    assert run.stdout == expected
+    (tmp_path / "nested.yaml").write_text(run.stdout)
+    rechecked = check("-f", "nested.yaml", "-o", "json")
+    assert [entry["patch"] for entry in json.loads(rechecked.stdout)] == [[], []]  # nothing left to patch
+    again = check("-f", "nested.yaml", "--write-mutated", "-")
+    assert again.stdout == expected
+
+
 def test_quoting_and_flow_style_of_replaced_values_are_kept(tmp_path: Path) -> None:
     sts = statefulset('"search"')  # serviceName: "search", double-quoted
     (tmp_path / "sts.yaml").write_text(sts)
