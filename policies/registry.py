@@ -36,6 +36,7 @@ POLICY_IDS = tuple(p.id for p in ALL_POLICIES)
 
 
 def _policy_id(field_name: str) -> str:
+    """A section's key in the file: the inverse of Policy.field."""
     return field_name.replace("_", "-")
 
 
@@ -49,10 +50,8 @@ else:
     PolicySections = make_dataclass(
         "PolicySections",
         [(p.field, p.settings, field(default_factory=p.settings)) for p in ALL_POLICIES],
-        # A record (mcp_admission.records) keyed by policy ID in the file: the inverse of Policy.field.
-        namespace={
-            "__pydantic_config__": {**RECORD_CONFIG, "alias_generator": lambda f: f.replace("_", "-")}
-        },
+        # A record (mcp_admission.records) whose keys in the file are the policy IDs.
+        namespace={"__pydantic_config__": {**RECORD_CONFIG, "alias_generator": _policy_id}},
         frozen=True,
         kw_only=True,
     )
