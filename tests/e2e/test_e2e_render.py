@@ -153,7 +153,8 @@ def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def _sections(model: type) -> list[tuple[str, Any]]:
     """(key in the file, type) of each field of a record (dataclass) or a pydantic model."""
     if dataclasses.is_dataclass(model):
-        alias, hints = model.__pydantic_config__["alias_generator"], typing.get_type_hints(model)  # type: ignore[attr-defined]
+        alias = model.__pydantic_config__["alias_generator"]  # type: ignore[attr-defined]
+        hints = typing.get_type_hints(model)
         return [(alias(f.name), hints[f.name]) for f in dataclasses.fields(model)]
     assert issubclass(model, BaseModel)
     return [(info.alias or name, info.annotation) for name, info in model.model_fields.items()]
