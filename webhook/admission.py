@@ -44,7 +44,8 @@ class _TooLarge(Exception):
 
 
 def _is_json(content_type: bytes) -> bool:
-    return content_type.partition(b";")[0].strip().lower() == _JSON
+    # The apiserver sends exactly "application/json": one comparison instead of three calls for it.
+    return content_type == _JSON or content_type.partition(b";")[0].strip().lower() == _JSON
 
 
 # After a refused upload: do not read the rest of it on a kept-alive connection.
@@ -69,9 +70,10 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         size += len(chunk)
         if size > limit:
             raise _TooLarge
-        chunks.append(chunk)
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            # Usually the whole body came in one message: nothing to join.
+            return b"".join((*chunks, chunk)) if chunks else chunk
+        chunks.append(chunk)
 
 
 class AdmissionHandler:
@@ -86,7 +88,9 @@ class AdmissionHandler:
     ) -> None:
         self.metrics = metrics
         self.config = config
-        self.policies = tuple(policies)
+        # Each endpoint runs only its phase's policies: the engine would skip the others one by one
+        # (see decide.py's enum reads for the instructions this saves).
+        self.policies = {phase: tuple(p for p in policies if p.phase is phase) for phase in Phase}
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, phase: Phase, scope: Scope, receive: Receive, send: Send) -> None:
@@ -132,8 +136,9 @@ class AdmissionHandler:
         request: Request | None = None
         try:
             uid, request = parse_review(review)
-            decision = decide(request, self.config, phase, self.policies)
-            answer = decision_review(uid, decision, with_patch=phase is Phase.MUTATE)
+            decision = decide(request, self.config, phase, self.policies[phase])
+            mutate = phase is Phase.MUTATE
+            answer = decision_review(uid, decision, with_patch=mutate)
             seconds = perf_counter() - start
             # StrEnum members are their values (dict keys, labels and JSON alike): no .value lookups.
             self.metrics.decisions.record(phase, request.kind, request.operation, decision, seconds)
@@ -156,7 +161,7 @@ class AdmissionHandler:
                         "name": request.name,
                         "operation": request.operation,
                         "dryRun": request.dry_run,
-                        "patches": len(decision.patch) if phase is Phase.MUTATE else 0,
+                        "patches": len(decision.patch) if mutate else 0,
                         "warnings": [f.policy for f in decision.warnings],
                         "denial": decision.denial.policy if decision.denial else None,
                         "durationMs": round(seconds * 1000, 3),

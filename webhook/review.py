@@ -5,7 +5,7 @@ Plain dict reading, no models: this runs on every admission request (design §5 
 
 from __future__ import annotations
 
-import base64
+from binascii import b2a_base64
 
 import orjson
 
@@ -80,7 +80,9 @@ def parse_review(review: JSON) -> tuple[str, Request]:
         if dry_run is not None:
             raise BadReview("request.dryRun must be a boolean", uid)
         dry_run = False
-    namespace, name, sub_resource = request.get("namespace"), request.get("name"), request.get("subResource")
+    # "" when absent (cluster-scoped, no subresource): only a value that is there needs checking.
+    namespace, name = request.get("namespace", ""), request.get("name", "")
+    sub_resource = request.get("subResource", "")
     # Positional: by keyword the NamedTuple costs ~10,100 CPU instructions instead of ~5,400 (callgrind,
     # 20,000 constructions), on every request.
     return uid, Request(
@@ -106,7 +108,7 @@ def decision_review(uid: str, decision: Decision, *, with_patch: bool) -> bytes:
     response: dict[str, JSON] = {"uid": uid, "allowed": decision.denial is None}
     if with_patch and decision.patch:
         response["patchType"] = "JSONPatch"
-        response["patch"] = base64.b64encode(orjson.dumps(decision.patch)).decode()
+        response["patch"] = b2a_base64(orjson.dumps(decision.patch), newline=False).decode()  # base64
     if decision.warnings:
         response["warnings"] = [warning_text(f) for f in decision.warnings]
     if decision.denial is not None:

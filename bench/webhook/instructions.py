@@ -1,27 +1,31 @@
 """CPU instructions per admission request, counted by callgrind: repeatable on a noisy shared machine.
 
     PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-        .venv/bin/python bench/webhook/instructions.py PAYLOAD N
+        .venv/bin/python bench/webhook/instructions.py PAYLOAD N [--log info] 2>/dev/null
 
-Drives the real ASGI app with N requests of one payload of payloads.py (in process, as in_process.py;
-logging not configured, so no decision lines: the engine and the handler only). callgrind prints the
-total ("Collected"); one request costs (total at N - total at 0) / N. Compare two trees at the same N.
+Drives the real ASGI app with N requests of one payload of payloads.py (in process, as in_process.py).
+By default logging is not configured, so no decision lines: the engine and the handler only; `--log info`
+configures it as `serve` does (one JSON line per patched or warned decision, on stderr) to price those
+lines too; `--baseline` drives the load benchmark's bare endpoint (serve.baseline) instead. callgrind
+prints the total ("Collected"); one request costs (total at N - total at 0) / N. Compare two trees at
+the same N.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import sys
 
 from payloads import PAYLOADS
-from serve import Message
+from serve import App, Message, baseline
 
+from mcp_admission import logs
 from mcp_admission.cli.config import load_config
 from mcp_admission.webhook.app import create_app
 
 
-async def _drive(payload: str, requests: int) -> None:
-    app = create_app(load_config(None))
+async def _drive(payload: str, requests: int, bare: bool) -> None:
+    app: App = baseline if bare else create_app(load_config(None))
     build, path = PAYLOADS[payload]
     body = build()
     scope = {
@@ -44,8 +48,15 @@ async def _drive(payload: str, requests: int) -> None:
 
 
 def main() -> None:
-    payload, requests = sys.argv[1], int(sys.argv[2])
-    asyncio.run(_drive(payload, requests))
+    parser = argparse.ArgumentParser()
+    parser.add_argument("payload", choices=PAYLOADS)
+    parser.add_argument("requests", type=int)
+    parser.add_argument("--log", choices=logs.LEVELS, help="configure logging at this level, as serve does")
+    parser.add_argument("--baseline", action="store_true", help="the bare endpoint instead of the webhook")
+    args = parser.parse_args()
+    if args.log:
+        logs.configure(args.log)
+    asyncio.run(_drive(args.payload, args.requests, args.baseline))
 
 
 if __name__ == "__main__":
