@@ -14,6 +14,13 @@ def is_dns1035_label(value: str) -> bool:
     return len(value) <= 63 and DNS1035_LABEL.fullmatch(value) is not None
 
 
+def service_name(pattern: str, name: str) -> str | None:
+    """`pattern` with `name` for "{name}" (a Service named after its workload); None when that is no
+    valid Service name."""
+    service = pattern.replace("{name}", name)
+    return service if name and is_dns1035_label(service) else None
+
+
 def check_label_key(key: str) -> str:
     """`key` if it is a valid label key (optional DNS-subdomain prefix, '/', name); else ValueError."""
     prefix, _, name = key.rpartition("/")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp_admission.names import is_dns1035_label
+from mcp_admission.names import is_dns1035_label, service_name
 from mcp_admission.policies.engine.backend import backend_selector
 from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Operation, Outcome, Phase, Request
 from mcp_admission.policies.engine.patch import set_value
@@ -36,8 +36,7 @@ class StatefulSetDNSSettings(PolicySettings):
 
 def headless_service_name(statefulset_name: str, settings: StatefulSetDNSSettings) -> str | None:
     """The headless Service an MCP StatefulSet should name; None when that is no valid Service name."""
-    name = settings.service_name_pattern.replace("{name}", statefulset_name)
-    return name if statefulset_name and is_dns1035_label(name) else None
+    return service_name(settings.service_name_pattern, statefulset_name)
 
 
 def _service_name(obj: object) -> object:

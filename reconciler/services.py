@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mcp_admission.names import is_dns1035_label
+from mcp_admission.names import service_name
 from mcp_admission.policies import JSON, PolicyConfig, session_affinity, statefulset_dns
 from mcp_admission.policies.engine.backend import backend_selector
 from mcp_admission.policies.engine.workloads import SKIP_ANNOTATION, mapping, recognise_object
@@ -35,8 +35,7 @@ class ServicePlan:
 
 def cluster_ip_service_name(statefulset_name: str) -> str | None:
     """ToolHive's sticky backend Service name, `mcp-<name>`; None when that is no valid Service name."""
-    name = f"mcp-{statefulset_name}"
-    return name if statefulset_name and is_dns1035_label(name) else None
+    return service_name("mcp-{name}", statefulset_name)
 
 
 def _port_number(value: object) -> int | None:

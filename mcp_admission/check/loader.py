@@ -202,8 +202,8 @@ def _objects(
     source: Source, data: dict[str, Any], node: yaml.Node | None, line: int, line_base: int
 ) -> Iterator[Manifest | InputError]:
     """The object, or a List's items (Lists in it too), each at its own line where it is known."""
-    items = data.get("items")
-    if not data["kind"].endswith("List") or not isinstance(items, list):  # List, ServiceList, ...
+    items = list_items(data)
+    if items is None:
         yield Manifest(source, line, data)
         return
     nodes: list[yaml.Node | None] = list(_item_nodes(node))
@@ -216,6 +216,15 @@ def _objects(
             yield from _objects(source, item, item_node, item_line, line_base)
         else:
             yield InputError(source.name, item_line, problem)
+
+
+def list_items(data: Any) -> list[Any] | None:
+    """The items a List stands for (any kind ending in List: List, ServiceList, ...); None for any other
+    object."""
+    if not isinstance(data, dict) or not str(data.get("kind", "")).endswith("List"):
+        return None
+    items = data.get("items")
+    return items if isinstance(items, list) else None
 
 
 def _item_nodes(node: yaml.Node | None) -> list[yaml.Node]:

@@ -28,7 +28,7 @@ from mcp_admission.policies import PatchOp
 
 from .checker import Result
 from .construct import Loader
-from .loader import DOCUMENT_START, InputError, Source
+from .loader import DOCUMENT_START, InputError, Source, list_items
 from .rebase import rebase
 from .roundtrip import ItemPath, RoundTripError, rewrite
 
@@ -118,8 +118,7 @@ def _objects(parsed: list[Any]) -> Iterator[tuple[Position, Any]]:
 
 def _items(obj: Any, path: ItemPath) -> Iterator[tuple[ItemPath, Any]]:
     yield path, obj
-    items = obj.get("items") if isinstance(obj, dict) else None
-    for index, item in enumerate(items if isinstance(items, list) else ()):
+    for index, item in enumerate(list_items(obj) or ()):
         yield from _items(item, (*path, index))
 
 

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import jsonpatch
-
 from mcp_admission.policies import JSON, PatchOp
-from mcp_admission.policies.engine.patch import apply, set_value
+from mcp_admission.policies.engine.patch import apply, pointer_tokens, set_value
 
 
 def rebase(manifest: JSON, patch: Sequence[PatchOp]) -> tuple[PatchOp, ...]:
@@ -30,12 +28,6 @@ def rebase(manifest: JSON, patch: Sequence[PatchOp]) -> tuple[PatchOp, ...]:
         manifest = apply(manifest, ops)
         rebased.extend(ops)
     return tuple(rebased)
-
-
-def pointer_tokens(path: str) -> list[str]:
-    """The unescaped reference tokens of a JSON Pointer (RFC 6901)."""
-    tokens: list[str] = jsonpatch.JsonPointer(path).parts
-    return tokens
 
 
 def _through_a_list(document: JSON, tokens: list[str]) -> bool:

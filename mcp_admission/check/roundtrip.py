@@ -22,11 +22,10 @@ import yaml
 from jsonpatch import JsonPatchException
 
 from mcp_admission.policies import JSON, PatchOp
-from mcp_admission.policies.engine.patch import apply
+from mcp_admission.policies.engine.patch import apply, pointer_tokens
 
 from .construct import Loader
 from .loader import DOCUMENT_START
-from .rebase import pointer_tokens
 
 # Which object of the document each patch is for, as the indices down through `items`: () the document
 # itself, (N,) the Nth of its items, (N, M) the Mth item of that List in the List, ...

@@ -17,7 +17,7 @@ from mcp_admission.check.loader import STDIN, STDIN_NAME, InputError, Manifest, 
 from mcp_admission.check.report import Report
 from mcp_admission.check.reporters import STDOUT
 from mcp_admission.check.sources import expand
-from mcp_admission.cli.reports import Output, add_output_option, outputs, write_reports
+from mcp_admission.cli.reports import Output, add_output_option, outputs, reader_left, write_reports
 from mcp_admission.configfile import ConfigError, config_file
 from mcp_admission.policies import PolicyConfig
 
@@ -189,12 +189,11 @@ def _check(args: argparse.Namespace, config: PolicyConfig, given: list[str], cho
     results = [check(m, old, config, args.namespace) for m in manifests]
     report = Report(results, inputs.errors, args.strict, tuple(inputs.skipped))
 
-    unwritten = _write(args, report, texts or {}, chosen)
-    return exitcodes.UNUSABLE if unwritten else report.exit_code
+    return _write(args, report, texts or {}, chosen)
 
 
-def _write(args: argparse.Namespace, report: Report, texts: dict[Source, str], chosen: list[Output]) -> bool:
-    """Writes everything; returns whether a report file could not be written (said on stderr)."""
+def _write(args: argparse.Namespace, report: Report, texts: dict[Source, str], chosen: list[Output]) -> int:
+    """Writes everything; returns the run's exit code (write_reports)."""
     out: TextIO = sys.stdout
     if args.write_mutated is not None:
         # Imported only then: its round-trip machinery is 3 % of the start-up's instructions otherwise.
@@ -204,8 +203,8 @@ def _write(args: argparse.Namespace, report: Report, texts: dict[Source, str], c
             out = sys.stderr
         try:
             report.errors.extend(write_mutated(report.results, texts, args.write_mutated, sys.stdout))
-        except BrokenPipeError:  # the reader of the stream left: the report still goes to stderr
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except BrokenPipeError:  # the report still goes to stderr
+            reader_left()
     for notice in report.skipped:
         print(notice, file=sys.stderr)
     for error in report.errors:

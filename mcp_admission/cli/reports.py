@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from mcp_admission import exitcodes
 from mcp_admission.check.report import Report
 from mcp_admission.check.reporters import FORMATS, STDOUT, write_file
 
@@ -43,8 +44,14 @@ def outputs(args: argparse.Namespace) -> list[Output] | str:
     return f"two reports to the same file: {twice}" if twice else chosen
 
 
-def write_reports(report: Report, chosen: list[Output], stdout: TextIO, prog: str) -> bool:
-    """Writes every report; returns whether a report file could not be written (said on stderr)."""
+def reader_left() -> None:
+    """stdout's reader left (`| head`): the outcome stands; keep the final flush from failing too."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def write_reports(report: Report, chosen: list[Output], stdout: TextIO, prog: str) -> int:
+    """Writes every report; returns the run's exit code: the report's, or UNUSABLE when a report file
+    could not be written (said on stderr)."""
     unwritten = False
     for name, target in chosen:
         try:
@@ -53,9 +60,8 @@ def write_reports(report: Report, chosen: list[Output], stdout: TextIO, prog: st
             else:
                 write_file(report, name, Path(target))
         except BrokenPipeError:
-            # The reader left (`| head`): the outcome stands; keep the final flush from failing too.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            reader_left()
         except OSError as exc:
             print(f"{prog}: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)
             unwritten = True
-    return unwritten
+    return exitcodes.UNUSABLE if unwritten else report.exit_code

@@ -19,6 +19,11 @@ def pointer(*tokens: str) -> str:
     return "".join("/" + escape(t) for t in tokens)
 
 
+def pointer_tokens(path: str) -> list[str]:
+    """The unescaped reference tokens of a JSON Pointer: the inverse of `pointer`."""
+    return [t.replace("~1", "/").replace("~0", "~") for t in path.split("/")[1:]]
+
+
 def set_members(document: JSON, parent: tuple[str, ...], members: dict[str, Any]) -> tuple[PatchOp, ...]:
     """The operations that make document[parent...][key] == value for each member, creating missing
     parent objects; none for a member that already has its value.
@@ -56,10 +61,6 @@ def set_value(document: JSON, tokens: tuple[str, ...], value: Any) -> tuple[Patc
     return set_members(document, tokens[:-1], {tokens[-1]: value})
 
 
-def _unescape(token: str) -> str:
-    return token.replace("~1", "/").replace("~0", "~")
-
-
 def apply(document: JSON, patch: tuple[PatchOp, ...]) -> JSON:
     """The document with the policies' patch applied; the input is never modified.
 
@@ -70,7 +71,7 @@ def apply(document: JSON, patch: tuple[PatchOp, ...]) -> JSON:
     if any(op["op"] not in ("add", "replace") for op in patch):
         return jsonpatch.apply_patch(document, list(patch))
     for op in patch:
-        tokens = [_unescape(t) for t in op["path"].split("/")[1:]]
+        tokens = pointer_tokens(op["path"])
         if not tokens or not isinstance(document, dict):
             return jsonpatch.apply_patch(document, list(patch))
         root = dict(document)
