@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcp_admission.check.admission import admit
+from mcp_admission.check.admission import admit_workload
 from mcp_admission.check.checker import Result, identify
 from mcp_admission.check.loader import InputError, Manifest, Source
 from mcp_admission.kube import Kube, KubeError
@@ -46,9 +46,10 @@ def decide(resource: Resource, source: Source, item: dict[str, Any], config: Pol
     request = Request(
         ident.group, ident.version, ident.kind, Operation.UPDATE, ident.namespace, ident.name, obj, obj
     )
-    if workload_of(request, config) is None:
+    workload = workload_of(request, config)
+    if workload is None:
         return None
-    decision, _ = admit(request, config)
+    decision, _ = admit_workload(request, workload, config)
     # What the reports read of the object; not the object itself (memory: see above).
     kept = {
         "apiVersion": obj["apiVersion"],

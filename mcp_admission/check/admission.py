@@ -23,6 +23,7 @@ from mcp_admission.policies import (
     workload_of,
 )
 from mcp_admission.policies.engine.patch import apply
+from mcp_admission.policies.engine.workloads import Workload
 
 
 def admit(
@@ -32,6 +33,13 @@ def admit(
     workload = workload_of(request, config)
     if workload is None:
         return ALLOW, request.object
+    return admit_workload(request, workload, config, policies)
+
+
+def admit_workload(
+    request: Request, workload: Workload, config: PolicyConfig, policies: Sequence[Policy[Any]] = ALL_POLICIES
+) -> tuple[Decision, JSON]:
+    """`admit` for a request already recognised as being about `workload` (workload_of)."""
     # Our policies never patch labels or annotations, so the workload recognised once holds for both.
     mutation = evaluate(request, workload, config, Phase.MUTATE, policies)
     if not mutation.allowed:
