@@ -14,7 +14,12 @@ from typing import Any
 from mcp_admission.names import service_name
 from mcp_admission.policies import JSON, PolicyConfig, session_affinity, statefulset_dns
 from mcp_admission.policies.engine.backend import backend_selector
-from mcp_admission.policies.engine.workloads import SKIP_ANNOTATION, mapping, recognise_object
+from mcp_admission.policies.engine.workloads import (
+    BACKEND_SERVICE_PREFIX,
+    SKIP_ANNOTATION,
+    mapping,
+    recognise_object,
+)
 from mcp_admission.policies.statefulset_dns import headless_service_name
 
 SESSION_AFFINITY = session_affinity.ID
@@ -35,7 +40,7 @@ class ServicePlan:
 
 def cluster_ip_service_name(statefulset_name: str) -> str | None:
     """ToolHive's sticky backend Service name, `mcp-<name>`; None when that is no valid Service name."""
-    return service_name("mcp-{name}", statefulset_name)
+    return service_name(BACKEND_SERVICE_PREFIX + "{name}", statefulset_name)
 
 
 def _port_number(value: object) -> int | None:

@@ -25,6 +25,9 @@ from collections.abc import Iterable
 from mcp_admission.policies import PolicyConfig
 from mcp_admission.policies.engine.settings import LabelSelectorRequirement, WorkloadSelector
 from mcp_admission.policies.engine.workloads import (
+    APP_NAME_LABEL,
+    BACKEND_SERVICE_PREFIX,
+    HEADLESS_SUFFIX,
     MCP_RESOURCE_KINDS,
     SKIP_ANNOTATION,
     TOOLHIVE_APP_NAMES,
@@ -34,10 +37,6 @@ from mcp_admission.policies.engine.workloads import (
 
 RECOGNISED = "mcp-workload"  # the names the apiserver reports; qualified names, as it requires
 NOT_OPTED_OUT = "not-opted-out"
-
-# What recognise_object and _owned_by_mcp read, besides the constants imported above.
-APP_NAME_LABEL = "app.kubernetes.io/name"
-BACKEND_SERVICE_PREFIX, HEADLESS_SUFFIX = "mcp-", "-headless"  # mcp-X and mcp-X-headless, owned by X
 
 # The engine's mapping() and text(): a value of another type counts as absent. `object` is a map on
 # every CREATE and UPDATE (the only operations the rules send); it is null on DELETE.

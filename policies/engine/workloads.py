@@ -26,6 +26,9 @@ CORE_KINDS = frozenset({("", "Service"), ("apps", "StatefulSet"), ("apps", "Depl
 TOOLHIVE_LABEL = "toolhive"
 TOOLHIVE_TRANSPORT_LABEL = "toolhive-transport"
 TOOLHIVE_APP_NAMES = frozenset({"mcpserver", "mcpremoteproxy", "virtualmcpserver"})
+APP_NAME_LABEL = "app.kubernetes.io/name"  # where ToolHive's proxies carry one of those names
+# ToolHive's backend Services of StatefulSet X: mcp-X (sticky) and mcp-X-headless, owned by X.
+BACKEND_SERVICE_PREFIX, HEADLESS_SUFFIX = "mcp-", "-headless"
 # Ours, for MCP servers deployed without ToolHive.
 TRANSPORT_LABEL = "mcp-admission.io/transport"
 SKIP_ANNOTATION = "mcp-admission.io/skip-policies"  # comma-separated policy IDs, or "*"
@@ -86,7 +89,8 @@ def _owned_by_mcp(name: str, metadata: dict[str, Any]) -> bool:
             continue
         if kind in MCP_RESOURCE_KINDS and api_version.partition("/")[0] == TOOLHIVE_GROUP:
             return True
-        if kind == "StatefulSet" and name in (f"mcp-{owner}", f"mcp-{owner}-headless"):
+        backend = BACKEND_SERVICE_PREFIX + owner
+        if kind == "StatefulSet" and name in (backend, backend + HEADLESS_SUFFIX):
             return True
     return False
 
@@ -125,7 +129,7 @@ def recognise_object(
     # Selection first: most Services, StatefulSets and Deployments in a cluster are not MCP servers.
     selected = labels.get(settings.opt_in_label) == "true" or (
         labels.get(TOOLHIVE_LABEL) == "true"
-        or text(labels.get("app.kubernetes.io/name")) in TOOLHIVE_APP_NAMES
+        or text(labels.get(APP_NAME_LABEL)) in TOOLHIVE_APP_NAMES
         or (kind == "Service" and _owned_by_mcp(name, metadata))
     )
     if not selected and not settings.selectors:
