@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mcp_admission.policies import JSON
-from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP
+from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP, mapping
 
 # CRD structural-schema defaults (crds/*.yaml, v1alpha1 and v1beta1 alike).
 _CRD_SPEC_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -52,10 +52,8 @@ def with_server_defaults(group: str, kind: str, obj: JSON) -> JSON:
 def _client_ip_timeout(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("sessionAffinity") != "ClientIP":
         return {}
-    config = spec.get("sessionAffinityConfig")
-    config = config if isinstance(config, dict) else {}
-    client_ip = config.get("clientIP")
-    client_ip = client_ip if isinstance(client_ip, dict) else {}
+    config = mapping(spec.get("sessionAffinityConfig"))
+    client_ip = mapping(config.get("clientIP"))
     if client_ip.get("timeoutSeconds") is not None:
         return {}
     timeout = {**client_ip, "timeoutSeconds": CLIENT_IP_DEFAULT_TIMEOUT}
