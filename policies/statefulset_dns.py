@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp_admission.names import is_dns1035_label, service_name
+from mcp_admission.names import service_name
 from mcp_admission.policies.engine.backend import backend_selector
 from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Operation, Outcome, Phase, Request
 from mcp_admission.policies.engine.patch import set_value
@@ -24,7 +24,7 @@ ID = "statefulset-dns"
 def _makes_service_names(pattern: str) -> str:
     if pattern.count("{name}") != 1 or "{" in pattern.replace("{name}", ""):
         raise ValueError("must contain '{name}' exactly once and no other '{...}'")
-    if not is_dns1035_label(pattern.replace("{name}", "x")):
+    if service_name(pattern, "x") is None:
         raise ValueError("must give a valid Service name (DNS-1035 label) for a name like 'x'")
     return pattern
 

@@ -1,14 +1,15 @@
 """CPU instructions per admission request, counted by callgrind: repeatable on a noisy shared machine.
 
-    PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+    PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=/dev/null --log-file=cg.log \
         .venv/bin/python bench/webhook/instructions.py PAYLOAD N [--log info] 2>/dev/null
+    grep Collected cg.log
 
 Drives the real ASGI app with N requests of one payload of payloads.py (in process, as in_process.py).
 By default logging is not configured, so no decision lines: the engine and the handler only; `--log info`
 configures it as `serve` does (one JSON line per patched or warned decision, on stderr) to price those
 lines too; `--baseline` drives the load benchmark's bare endpoint (serve.baseline) instead. callgrind
-prints the total ("Collected"); one request costs (total at N - total at 0) / N. Compare two trees at
-the same N.
+writes the total ("Collected") to its log file (stderr would mix it with the decision lines); one
+request costs (total at N - total at 0) / N. Compare two trees at the same N.
 """
 
 from __future__ import annotations

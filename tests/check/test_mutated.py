@@ -252,28 +252,28 @@ items:
     assert run.stdout == listed.replace("    sessionAffinity: None\n", sticky)
 
 
+def list_item(manifest: str, indent: str) -> str:
+    """`manifest` as an item of a YAML block sequence indented by `indent`."""
+    first, *rest = manifest.splitlines(keepends=True)
+    return f"{indent}- {first}" + "".join(f"{indent}  {line}" for line in rest)
+
+
 def test_a_list_in_a_list_is_patched_where_it_is(tmp_path: Path) -> None:
-    nested = """\
+    lists = """\
 apiVersion: v1
 kind: List
 items:
 - apiVersion: v1
   kind: List   # kubectl get -o yaml of several kinds, collected
   items:
-  - apiVersion: v1
-    kind: Service
-    metadata:
-      name: notes
-      labels: {mcp-admission.io/workload: "true"}
-    spec:
-      selector: {app: notes}
-      ports: [{port: 80}]
-      sessionAffinity: None
+"""
+    server = """\
 - apiVersion: toolhive.stacklok.dev/v1beta1
   kind: MCPServer
   metadata: {name: files}
   spec: {image: 'example/files:1', replicas: 3}  # stdio by default
 """
+    nested = lists + list_item(SERVICE + "  sessionAffinity: None\n", "  ") + server
     (tmp_path / "nested.yaml").write_text(nested)
     run = check("-f", "nested.yaml", "--write-mutated", "-")
     assert run.code == 0, run.stderr
