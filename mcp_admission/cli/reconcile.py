@@ -11,7 +11,7 @@ import threading
 import uuid
 from typing import Any
 
-from mcp_admission import exitcodes, logs
+from mcp_admission import environment, exitcodes, logs
 from mcp_admission.cli.config import load_config
 from mcp_admission.configfile import ConfigError, with_overrides
 
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     if not settings.leader_elect:
         reconciler.run(stop)
         return exitcodes.OK
-    identity = f"{os.environ.get('POD_NAME') or socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+    identity = f"{os.environ.get(environment.POD_NAME) or socket.gethostname()}_{uuid.uuid4().hex[:8]}"
     elector = LeaderElector(kube, settings, identity, lambda leading: metrics.is_leader.set(int(leading)))
     # Losing the Lease ends the process (as client-go does): a restart starts clean as a standby.
     return exitcodes.OK if elector.run(stop, reconciler.run) else exitcodes.FAILED
