@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     from mcp_admission.kube import Kube, KubeError, api_client
     from mcp_admission.metrics import serve_metrics
-    from mcp_admission.reconciler.controller import Reconciler
+    from mcp_admission.reconciler.controller import FIELD_MANAGER, Reconciler
     from mcp_admission.reconciler.leader import LeaderElector
     from mcp_admission.reconciler.metrics import ReconcilerMetrics
 
@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return exitcodes.cannot_start("reconcile", exc)
     try:
-        kube = Kube(api_client(args.kubeconfig, pool_size=settings.workers + 4))  # + watches, lease
+        pool = settings.workers + 4  # + watches, lease
+        kube = Kube(api_client(args.kubeconfig, pool_size=pool, component=FIELD_MANAGER))
     except KubeError as exc:
         return exitcodes.cannot_start("reconcile", exc)
 

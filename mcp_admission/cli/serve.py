@@ -149,11 +149,12 @@ def run(args: argparse.Namespace) -> int:
         cert_metrics = CertMetrics(REGISTRY)  # the reloader's and the certificate manager's
         companions: list[Companion] = []
         if args.manage_certs:
+            from mcp_admission.certs.manager import COMPONENT as CERTS_COMPONENT
             from mcp_admission.certs.manager import CertManager
             from mcp_admission.kube import Kube, KubeError, api_client
 
             try:
-                client = stack.enter_context(api_client(args.kubeconfig))
+                client = stack.enter_context(api_client(args.kubeconfig, component=CERTS_COMPONENT))
             except KubeError as exc:
                 return exitcodes.cannot_start("serve --manage-certs", exc)
             companions.append(CertManager(config.certs, Kube(client), cert_metrics).run)

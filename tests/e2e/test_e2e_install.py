@@ -96,6 +96,13 @@ def test_the_webhook_pods_manage_their_certificates_with_their_rbac(cluster: Clu
         tls = kubectl.get("secret", "mcp-admission-tls", WEBHOOK_NS)
         assert tls is not None and kubectl.get("secret", "mcp-admission-ca", WEBHOOK_NS) is not None
         assert {_ca_bundle(kubectl, kind) for kind in WEBHOOK_CONFIGS} == {tls["data"]["ca.crt"]}
+        # Every write names its writer: managedFields say who owns the Secrets and the caBundles.
+        written = [tls, kubectl.get("secret", "mcp-admission-ca", WEBHOOK_NS)]
+        written += [kubectl.get(kind, "mcp-admission") for kind in WEBHOOK_CONFIGS]
+        for obj in written:
+            assert obj is not None
+            managers = {entry["manager"] for entry in obj["metadata"]["managedFields"]}
+            assert "mcp-admission-certs" in managers and "OpenAPI-Generator" not in managers, managers
         again = run_cli("certs", "ensure", *as_pod)
         assert again.returncode == 0, again.stderr
         assert kubectl.get("secret", "mcp-admission-tls", WEBHOOK_NS) == tls, "a second pass changes nothing"
