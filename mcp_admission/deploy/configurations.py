@@ -16,7 +16,11 @@ import yaml
 
 from mcp_admission.deploy.conditions import match_conditions
 from mcp_admission.policies import ALL_POLICIES, Phase, PolicyConfig
-from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP, TOOLHIVE_VERSIONS
+from mcp_admission.policies.engine.workloads import (
+    MAX_OWNER_REFERENCES,
+    TOOLHIVE_GROUP,
+    TOOLHIVE_VERSIONS,
+)
 
 Obj = dict[str, Any]
 
@@ -158,15 +162,17 @@ _WHY = """\
 """
 _MODERN_TITLE = """\
 # The admission webhooks, for Kubernetes 1.30 and newer (matchConditions, GA there). 1.20-1.29: --legacy."""
-_MODERN = """\
+_MODERN = f"""\
 # matchConditions: the apiserver sends a write only when the engine would decide it -- the object is an
 # MCP workload by the engine's own rules (docs/policies.md, "Which objects are MCP workloads": ToolHive's
 # resources; Services, StatefulSets and Deployments with ToolHive's labels, the opt-in label or a
 # configured selector; Services owned by a ToolHive resource, or named mcp-X or mcp-X-headless and owned
 # by StatefulSet X) and has not opted out of every policy with mcp-admission.io/skip-policies: "*".
 # Every other write never leaves the apiserver. Each expression guards every field it reads, so none can
-# fail (a failing one would leave the request to failurePolicy). The validating webhook is sent
-# ToolHive's resources only, which its rules say alone.
+# fail (a failing one would leave the request to failurePolicy), and no object can make one expensive:
+# labels are read by key, the opt-out annotation is one RE2 match (linear in its length), the one loop
+# is over at most {MAX_OWNER_REFERENCES} ownerReferences. The validating webhook is sent ToolHive's
+# resources only, which its rules say alone.
 #
 # namespaceSelector: excludedNamespaces, by the kubernetes.io/metadata.name label the apiserver puts on
 # every namespace. Nothing is written to any namespace, kube-system included. To leave a namespace out,

@@ -25,11 +25,16 @@ from mcp_admission.deploy import webhook_configurations
 from mcp_admission.deploy.configurations import RESOURCES
 from mcp_admission.names import check_label_key
 from mcp_admission.policies import PolicyConfig
-from mcp_admission.policies.engine.workloads import CORE_KINDS, MCP_RESOURCE_KINDS, TOOLHIVE_GROUP
+from mcp_admission.policies.engine.workloads import (
+    CORE_KINDS,
+    MAX_OWNER_REFERENCES,
+    MCP_RESOURCE_KINDS,
+    TOOLHIVE_GROUP,
+)
 from mcp_admission.records import validate
 from tests.check.runner import console_script
 
-from .apiserver import compile_conditions
+from .apiserver import ENVIRONMENT, compile_conditions
 from .test_match_conditions import configs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,19 +57,19 @@ REQUEST_FIELDS: dict[str, frozenset[str]] = {
         frozenset(),
     ),
 }
-# Functions and macros in the apiserver's environment long before 1.30: the standard library, and the
-# strings extension (split, trim) loaded by its base environment from the start (environment/base.go).
-FUNCTIONS = frozenset({"has", "type", "exists", "startsWith", "split", "trim"})
+# Functions and macros in the apiserver's environment long before 1.30: CEL's standard library only.
+FUNCTIONS = frozenset({"has", "type", "size", "exists", "startsWith", "matches"})
 # staging/src/k8s.io/apiserver/pkg/apis/cel/config.go: per expression, and per webhook for all its
 # matchConditions together (RuntimeCELCostBudgetMatchConditions).
 PER_CALL_LIMIT, MATCH_CONDITIONS_BUDGET = 1_000_000, 2_500_000
 MAX_CONDITIONS = 64  # admissionregistration validation
-# The loops' sizes the cost bound must allow: more ownerReferences, or more comma-separated entries in
-# the opt-out annotation, than any real object has (the apiserver caps all annotations at 256 KiB).
-OWNER_REFERENCES, OPT_OUT_ENTRIES = 10_000, 100_000
+# All of an object's annotations, keys and values, in bytes (apimachinery's ValidateObjectMeta): the
+# longest opt-out annotation an accepted object has.
+ANNOTATIONS_LIMIT = 256 * 1024
 
-TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|[A-Za-z_]\w*|&&|\|\||[=!]=|[-+!?:<>\[\](),.]')
+TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|[A-Za-z_]\w*|&&|\|\||[=!<]=|[-+!?:<>\[\](),.]|\d+')
 FREE = frozenset("(),.:]")  # punctuation: no evaluation step of its own
+LOOP_BOUND = re.compile(r"size\(object\.metadata\.(\w+)\) <= (\d+)\s*&&\s*object\.metadata\.\1\.exists\(")
 
 
 def _costs(expression: str) -> tuple[int, dict[str, int]]:
@@ -83,17 +88,31 @@ def _costs(expression: str) -> tuple[int, dict[str, int]]:
             if depth == 0:
                 break
         body = sum(t not in FREE for t in tokens[index + 1 : end])
-        ranged = "split" if tokens[index - 5 : index - 1] == ["split", "(", '","', ")"] else tokens[index - 2]
+        ranged = tokens[index - 2] if tokens[index - 1] == "." else ")"  # ")": a computed list
         loops[ranged] = loops.get(ranged, 0) + body + 2  # the body, the loop condition, the step
         outside -= body
     return outside, loops
 
 
+def _matches_costs(expression: str) -> int:
+    """cel-go's runtime cost of the matches() calls (interpreter/runtimecost.go): ceil((1 + the text's
+    length) * 0.1) * ceil(the pattern's length * 0.25), lengths in runes; the text is the opt-out
+    annotation, at most ANNOTATIONS_LIMIT long on an object the apiserver accepts."""
+    cost = 0
+    for match in re.finditer(r'(\w+)\["[^"]*"\]\.matches\(("(?:\\.|[^"\\])*")\)', expression):
+        assert match.group(1) == "annotations", f"matches() on something else: {match.group(0)}"
+        pattern = ENVIRONMENT.compile(match.group(2)).eval().value()  # the literal, as CEL reads it
+        cost += math.ceil((1 + ANNOTATIONS_LIMIT) * 0.1) * math.ceil(len(pattern) * 0.25)
+    return cost
+
+
 def _bound(expression: str) -> int:
+    """The most the expression can cost on an object the apiserver accepts. A loop must be over a list
+    whose size() the expression bounds first; none may be over a list it computes (a split string)."""
     outside, loops = _costs(expression)
-    sizes = {"ownerReferences": OWNER_REFERENCES, "split": OPT_OUT_ENTRIES}
-    assert loops.keys() <= sizes.keys(), f"a loop over something unbounded: {loops}"
-    return outside + sum(sizes[ranged] * cost for ranged, cost in loops.items())
+    bounds = {name: int(size) for name, size in LOOP_BOUND.findall(expression)}
+    assert loops.keys() <= bounds.keys(), f"a loop over something unbounded: {loops}"
+    return outside + _matches_costs(expression) + sum(bounds[name] * cost for name, cost in loops.items())
 
 
 def _api_fields(expression: str) -> set[str]:
@@ -196,14 +215,30 @@ def test_every_configuration_renders_configurations_the_apiserver_accepts(config
 
 
 def test_the_cost_bound_counts_the_loops() -> None:
-    """The estimate itself: the owner and opt-out loops are found and priced per turn."""
+    """The estimate itself: the owner loop is found, priced per turn and bounded by the expression; the
+    opt-out is one match(), priced as cel-go prices it on the longest annotation."""
     (mutating, _) = webhook_configurations(PolicyConfig())
     by_name = {c["name"]: c["expression"] for c in mutating["webhooks"][0]["matchConditions"]}
     outside, loops = _costs(by_name["mcp-workload"])
     assert loops.keys() == {"ownerReferences"} and 20 < loops["ownerReferences"] < 100 and outside < 300
+    assert LOOP_BOUND.findall(by_name["mcp-workload"]) == [("ownerReferences", str(MAX_OWNER_REFERENCES))]
+    assert _bound(by_name["mcp-workload"]) < outside + 100 * MAX_OWNER_REFERENCES < PER_CALL_LIMIT / 10
     outside, loops = _costs(by_name["not-opted-out"])
-    assert loops == {"split": 7}  # p, ., trim, ==, "*" + 2
-    assert math.isclose(_bound(by_name["not-opted-out"]), outside + 7 * OPT_OUT_ENTRIES)
+    assert not loops and outside < 60
+    # ceil(262145 * 0.1) * ceil(49 * 0.25): a third of the limit, for an annotation of 256 KiB.
+    assert _matches_costs(by_name["not-opted-out"]) == 26_215 * 13 < PER_CALL_LIMIT / 2
+
+
+def test_the_cost_bound_refuses_a_loop_over_a_split_string() -> None:
+    """What the opt-out condition was before issue 19: linear in cel-go's cost units, superlinear in its
+    time (23 s a write on a 200,000-character annotation). The bound refuses it outright."""
+    before = (
+        'object.metadata.annotations["mcp-admission.io/skip-policies"].split(",").exists(p, p.trim() == "*")'
+    )
+    with pytest.raises(AssertionError, match="unbounded"):
+        _bound(before)
+    with pytest.raises(AssertionError, match="unbounded"):
+        _bound("object.metadata.ownerReferences.exists(r, r.kind == 'StatefulSet')")
 
 
 def test_every_kind_a_policy_may_read_has_its_resource() -> None:
