@@ -195,7 +195,16 @@ def _owned_by_mcp() -> str:
         [
             f"r.kind in {_list(MCP_RESOURCE_KINDS)} && (r.apiVersion == {literal(TOOLHIVE_GROUP)}"
             f" || r.apiVersion.startsWith({literal(TOOLHIVE_GROUP + '/')}))",
-            f'r.kind == "StatefulSet" && {_NAME} in [{backend}, {backend} + {literal(HEADLESS_SUFFIX)}]',
+            # Only an owner's name shorter than the Service's can make its mcp-X(-headless): the names
+            # are put together only then, so a long owner's name costs no copy (an accepted Service's
+            # own name has at most 63 characters).
+            all_of(
+                [
+                    'r.kind == "StatefulSet"',
+                    f"size(r.name) < size{_NAME}",  # _NAME is one parenthesised group
+                    f"{_NAME} in [{backend}, {backend} + {literal(HEADLESS_SUFFIX)}]",
+                ]
+            ),
         ]
     )
     return all_of(
