@@ -33,7 +33,7 @@ BACKEND_SERVICE_PREFIX, HEADLESS_SUFFIX = "mcp-", "-headless"
 TRANSPORT_LABEL = "mcp-admission.io/transport"
 SKIP_ANNOTATION = "mcp-admission.io/skip-policies"  # comma-separated policy IDs, or "*"
 # What surrounds an entry of SKIP_ANNOTATION and is ignored: Unicode's White_Space characters, which are
-# Go's unicode.IsSpace (the apiserver's trim()). Not str.strip()'s notion, which adds U+001C..U+001F.
+# Go's unicode.IsSpace (what strings.TrimSpace strips). Not str.strip()'s notion: it adds U+001C..U+001F.
 # The matchConditions test "*" with a regular expression whose class is made of these characters, so
 # the engine and the apiserver agree on every string.
 SPACES = (

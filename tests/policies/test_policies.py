@@ -450,7 +450,7 @@ def test_skip_all_is_a_star_between_commas_and_unicode_spaces(value: str, skippe
 def test_the_spaces_around_opt_out_entries_are_unicodes_white_space() -> None:
     """SPACES is one precise definition, the same in the engine and the matchConditions' regular
     expression: what Python's str.isspace() says, less U+001C..U+001F (which Unicode's White_Space
-    and Go's unicode.IsSpace, the apiserver's trim(), leave out)."""
+    and Go's unicode.IsSpace leave out)."""
     python = {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
     assert set(SPACES) == python - set("\x1c\x1d\x1e\x1f")
     assert len(SPACES) == len(set(SPACES)) == 25
