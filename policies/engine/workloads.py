@@ -41,8 +41,8 @@ SPACES = (
     "\u2028\u2029\u202f\u205f\u3000"
 )
 # A Service is recognised by its owners only if it has at most this many ownerReferences (ToolHive's
-# have one): the matchConditions' one loop then has a bound, which cel-go needs (its cost tracking makes
-# a comprehension superlinear in its length), and the engine decides beyond it exactly as they do.
+# have one): the matchConditions' one loop then has a bound (in the apiserver, a comprehension over
+# 100,000 entries cost a v1.36 apiserver 23 s a write), and the engine decides past it as they do.
 MAX_OWNER_REFERENCES = 100
 TRANSPORTS = frozenset({"stdio", "sse", "streamable-http"})
 
