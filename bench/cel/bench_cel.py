@@ -9,6 +9,10 @@ condition can cost in cel-go's units, which the apiserver limits (1,000,000 per 
 for all of a webhook's), as tests/deploy/test_rendering.py bounds it.
 
     .venv/bin/python bench/cel/bench_cel.py [--rounds 5]
+    .venv/bin/python bench/cel/bench_cel.py --expressions DIR   # for bench/cel/celgo (cel-go) instead
+
+With --expressions it only writes each condition of the mutating webhook to DIR/<name>.cel, and the
+opt-out condition as it was before issue 19 to DIR/before-not-opted-out.cel.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from mcp_admission.cli.config import load_config  # noqa: E402
 from mcp_admission.deploy import webhook_configurations  # noqa: E402
 from mcp_admission.policies import Request  # noqa: E402
-from mcp_admission.policies.engine.workloads import MAX_OWNER_REFERENCES  # noqa: E402
+from mcp_admission.policies.engine.workloads import MAX_OWNER_REFERENCES, MAX_SKIP_LENGTH  # noqa: E402
 from tests.deploy import adversarial as adv  # noqa: E402
 from tests.deploy.apiserver import ENVIRONMENT, compile_conditions  # noqa: E402
 from tests.deploy.test_rendering import CONFIG, _bound  # noqa: E402
@@ -51,11 +55,11 @@ def _objects() -> list[tuple[str, Request]]:
         ("ToolHive backend StatefulSet", request_for(backend_statefulset("fetch", transport="stdio"))),
         ("MCPServer", request_for(mcpserver_like("MCPServer", "fetch"))),
     ]
-    longest = adv.LONGEST
+    read = MAX_SKIP_LENGTH
     adversarial = [
-        ("opt-out 256 KiB 'a,a,…'", adv.with_opt_out("a," * (longest // 2))),
-        ("opt-out 256 KiB spaces, no star", adv.with_opt_out(" " * longest)),
-        ("opt-out 256 KiB stars", adv.with_opt_out("*" * longest)),
+        ("opt-out 'a,a,…' of 1,024 characters (the most read)", adv.with_opt_out("a," * (read // 2))),
+        ("opt-out of 1,024 spaces, no star", adv.with_opt_out(" " * read)),
+        ("opt-out 'a,a,…' of 256 KiB (not read)", adv.with_opt_out("a," * (adv.LONGEST // 2))),
         ("60,000 labels (3 MiB)", adv.with_labels(60_000, toolhive=False)),
         (f"{MAX_OWNER_REFERENCES} ownerReferences (the loop's most)", adv.with_owners(MAX_OWNER_REFERENCES)),
         ("40,000 ownerReferences (3 MiB)", adv.with_owners(40_000)),
@@ -98,10 +102,17 @@ def _before(request: Request, rounds: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5, help="best of this many timed batches")
+    parser.add_argument("--expressions", type=Path, help="write the expressions here, measure nothing")
     args = parser.parse_args()
 
     mutating, _ = webhook_configurations(load_config(CONFIG))
     (hook,) = mutating["webhooks"]
+    if args.expressions:
+        args.expressions.mkdir(parents=True, exist_ok=True)
+        for condition in hook["matchConditions"]:
+            (args.expressions / f"{condition['name']}.cel").write_text(condition["expression"])
+        (args.expressions / "before-not-opted-out.cel").write_text(adv.BEFORE)
+        return
     conditions = compile_conditions(hook)
     baseline = [("trivial", ENVIRONMENT.compile("has(object.metadata)"))]
 

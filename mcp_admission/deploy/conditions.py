@@ -19,9 +19,10 @@ that fails hands the request to the failurePolicy, and with Ignore an MCP worklo
 No object makes them expensive (docs/policies.md, "What the CEL costs"). The conditions run before the
 apiserver validates the object, on anything up to its 3 MiB request limit, and their author controls
 labels, annotations and ownerReferences. So: a label is read by key (a map lookup, whatever the map's
-size); the opt-out annotation is tested by one RE2 match, linear in its length, never split into a list;
-the one loop, over ownerReferences, runs only when there are at most MAX_OWNER_REFERENCES of them, and
-does constant work per reference beyond reading its strings. tests/deploy/test_cel_cost.py holds them
+size); the opt-out annotation is tested by one RE2 match, linear in its length, never split into a list,
+and only when it has at most MAX_SKIP_LENGTH characters; the one loop, over ownerReferences, runs only
+when there are at most MAX_OWNER_REFERENCES of them, and does a fixed amount of work per reference (an
+owner's name is copied only when shorter than the Service's). tests/deploy/test_cel_cost.py holds them
 to that on adversarial objects.
 """
 
@@ -37,6 +38,7 @@ from mcp_admission.policies.engine.workloads import (
     BACKEND_SERVICE_PREFIX,
     HEADLESS_SUFFIX,
     MAX_OWNER_REFERENCES,
+    MAX_SKIP_LENGTH,
     MCP_RESOURCE_KINDS,
     SKIP_ANNOTATION,
     SPACES,
@@ -248,7 +250,8 @@ def _char_class(chars: str) -> str:
 
 
 # "*" as one of the comma-separated entries, SPACES around it ignored: the engine's _skipped. One RE2
-# match, linear in the annotation's length (RE2 never backtracks); the annotation is never split.
+# match, linear in the annotation's length (RE2 never backtracks), on at most MAX_SKIP_LENGTH
+# characters; the annotation is never split.
 _SPACE = _char_class(SPACES)
 OPT_OUT_PATTERN = f"(^|,){_SPACE}*[*]{_SPACE}*(,|$)"
 
@@ -262,6 +265,7 @@ def _opted_out() -> str:
             f"has({_ANNOTATIONS}) && type({_ANNOTATIONS}) == map",
             f"{literal(SKIP_ANNOTATION)} in {_ANNOTATIONS}",
             f"type({value}) == string",
+            f"size({value}) <= {MAX_SKIP_LENGTH}",
             f"{value}.matches({literal(OPT_OUT_PATTERN)})",
         ]
     )

@@ -18,6 +18,7 @@ from mcp_admission.deploy.conditions import match_conditions
 from mcp_admission.policies import ALL_POLICIES, Phase, PolicyConfig
 from mcp_admission.policies.engine.workloads import (
     MAX_OWNER_REFERENCES,
+    MAX_SKIP_LENGTH,
     TOOLHIVE_GROUP,
     TOOLHIVE_VERSIONS,
 )
@@ -170,9 +171,9 @@ _MODERN = f"""\
 # by StatefulSet X) and has not opted out of every policy with mcp-admission.io/skip-policies: "*".
 # Every other write never leaves the apiserver. Each expression guards every field it reads, so none can
 # fail (a failing one would leave the request to failurePolicy), and no object can make one expensive:
-# labels are read by key, the opt-out annotation is one RE2 match (linear in its length), the one loop
-# is over at most {MAX_OWNER_REFERENCES} ownerReferences. The validating webhook is sent ToolHive's
-# resources only, which its rules say alone.
+# labels are read by key, the opt-out annotation is one RE2 match on at most {MAX_SKIP_LENGTH} characters,
+# the one loop is over at most {MAX_OWNER_REFERENCES} ownerReferences. The validating webhook is sent
+# ToolHive's resources only, which its rules say alone.
 #
 # namespaceSelector: excludedNamespaces, by the kubernetes.io/metadata.name label the apiserver puts on
 # every namespace. Nothing is written to any namespace, kube-system included. To leave a namespace out,

@@ -27,6 +27,7 @@ from mcp_admission.cli.config import load_config
 from mcp_admission.policies import Operation, Phase, PolicyConfig, Request
 from mcp_admission.policies.engine.workloads import (
     MAX_OWNER_REFERENCES,
+    MAX_SKIP_LENGTH,
     SKIP_ANNOTATION,
     TOOLHIVE_GROUP,
 )
@@ -79,8 +80,10 @@ def test_adversarial_objects_at_the_limits_are_decided_as_the_engine_decides(
 @pytest.mark.parametrize(
     ("request_", "sent"),
     [
-        (with_opt_out(" " * (LONGEST - 1) + "*"), False),  # a star after 256 KiB of spaces opts out
-        (with_opt_out("a," * (LONGEST // 2 - 1) + "*"), False),
+        (with_opt_out(" " * (MAX_SKIP_LENGTH - 1) + "*"), False),  # a star after 1,023 spaces opts out
+        (with_opt_out("a," * (MAX_SKIP_LENGTH // 2 - 1) + " *"), False),
+        (with_opt_out("a," * (MAX_SKIP_LENGTH // 2) + "*"), True),  # 1,025 characters: read by neither
+        (with_opt_out("a," * (LONGEST // 2 - 1) + "*"), True),
         (with_opt_out("a," * (LONGEST // 2)), True),
         (with_opt_out("\x1c*"), True),  # not a space by Unicode's White_Space (str.strip() would say so)
         (with_opt_out("\u2028\u00a0*\u3000,a"), False),
@@ -89,8 +92,10 @@ def test_adversarial_objects_at_the_limits_are_decided_as_the_engine_decides(
         (with_labels(60_000, toolhive=True), True),
     ],
     ids=[
-        "star after spaces",
-        "star after entries",
+        "star after spaces, at the bound",
+        "star after entries, at the bound",
+        "star past the bound",
+        "star after 256 KiB",
         "no star",
         "information separator",
         "unicode spaces",

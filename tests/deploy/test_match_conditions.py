@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from mcp_admission.deploy import webhook_configurations
 from mcp_admission.policies import ALL_POLICIES, Operation, Phase, PolicyConfig, Request, workload_of
-from mcp_admission.policies.engine.workloads import SPACES, TOOLHIVE_GROUP
+from mcp_admission.policies.engine.workloads import MAX_SKIP_LENGTH, SPACES, TOOLHIVE_GROUP
 from mcp_admission.records import validate
 from tests.policies import toolhive_objects
 
@@ -86,6 +86,9 @@ SKIP_VALUES = (
     "\u200b*",  # zero-width space, U+180E, U+FEFF: not White_Space either
     "\u180e*",
     "*\ufeff",
+    " " * (MAX_SKIP_LENGTH - 1) + "*",  # the longest annotation read, and one character more
+    " " * MAX_SKIP_LENGTH + "*",
+    "a," * (MAX_SKIP_LENGTH // 2 - 1) + "*,",
 )
 # What is not a space around an opt-out entry but looks like one: U+001C..U+001F (str.strip() strips
 # them), zero-width space, Mongolian vowel separator (White_Space until Unicode 6.3), BOM.

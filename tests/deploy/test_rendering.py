@@ -34,7 +34,7 @@ from mcp_admission.policies.engine.workloads import (
 from mcp_admission.records import validate
 from tests.check.runner import console_script
 
-from .adversarial import ANNOTATIONS_LIMIT, BEFORE
+from .adversarial import BEFORE
 from .apiserver import ENVIRONMENT, compile_conditions
 from .test_match_conditions import configs
 
@@ -94,13 +94,18 @@ def _costs(expression: str) -> tuple[int, dict[str, int]]:
 
 def _matches_costs(expression: str) -> int:
     """cel-go's runtime cost of the matches() calls (interpreter/runtimecost.go): ceil((1 + the text's
-    length) * 0.1) * ceil(the pattern's length * 0.25), lengths in runes; the text is the opt-out
-    annotation, at most ANNOTATIONS_LIMIT long on an object the apiserver accepts."""
+    length) * 0.1) * ceil(the pattern's length * 0.25), lengths in runes. The text must be the opt-out
+    annotation, its size() bounded first."""
     cost = 0
-    for match in re.finditer(r'(\w+)\["[^"]*"\]\.matches\(("(?:\\.|[^"\\])*")\)', expression):
-        assert match.group(1) == "annotations", f"matches() on something else: {match.group(0)}"
-        pattern = ENVIRONMENT.compile(match.group(2)).eval().value()  # the literal, as CEL reads it
-        cost += math.ceil((1 + ANNOTATIONS_LIMIT) * 0.1) * math.ceil(len(pattern) * 0.25)
+    for match in re.finditer(r'((?:\w+\.)*(\w+)\["[^"]*"\])\.matches\(("(?:\\.|[^"\\])*")\)', expression):
+        text, field, quoted = match.groups()
+        assert field == "annotations", f"matches() on something else: {match.group(0)}"
+        bound = re.search(
+            rf"size\({re.escape(text)}\) <= (\d+)\s*&&\s*{re.escape(match.group(0))}", expression
+        )
+        assert bound, f"matches() on a string of unbounded length: {match.group(0)}"
+        pattern = ENVIRONMENT.compile(quoted).eval().value()  # the literal, as CEL reads it
+        cost += math.ceil((1 + int(bound.group(1))) * 0.1) * math.ceil(len(pattern) * 0.25)
     return cost
 
 
@@ -219,7 +224,7 @@ def test_every_configuration_renders_configurations_the_apiserver_accepts(config
 
 def test_the_cost_bound_counts_the_loops() -> None:
     """The estimate itself: the owner loop is found, priced per turn and bounded by the expression; the
-    opt-out is one match(), priced as cel-go prices it on the longest annotation."""
+    opt-out is one match(), priced as cel-go prices it on the longest annotation it reads."""
     (mutating, _) = webhook_configurations(PolicyConfig())
     by_name = {c["name"]: c["expression"] for c in mutating["webhooks"][0]["matchConditions"]}
     outside, loops = _costs(by_name["mcp-workload"])
@@ -231,8 +236,8 @@ def test_the_cost_bound_counts_the_loops() -> None:
     )
     outside, loops = _costs(by_name["not-opted-out"])
     assert not loops and outside < 60
-    # ceil(262145 * 0.1) * ceil(49 * 0.25): a third of the limit, for an annotation of 256 KiB.
-    assert _matches_costs(by_name["not-opted-out"]) == 26_215 * 13 < PER_CALL_LIMIT / 2
+    # ceil(1025 * 0.1) * ceil(49 * 0.25), for an annotation of MAX_SKIP_LENGTH characters.
+    assert _matches_costs(by_name["not-opted-out"]) == 103 * 13 < PER_CALL_LIMIT / 500
 
 
 def test_the_cost_bound_refuses_a_loop_over_a_split_string() -> None:
@@ -242,6 +247,8 @@ def test_the_cost_bound_refuses_a_loop_over_a_split_string() -> None:
         _bound(BEFORE)
     with pytest.raises(AssertionError, match="unbounded"):
         _bound("object.metadata.ownerReferences.exists(r, r.kind == 'StatefulSet')")
+    with pytest.raises(AssertionError, match="unbounded length"):
+        _bound('object.metadata.annotations["x"].matches("[*]")')
 
 
 def test_every_kind_a_policy_may_read_has_its_resource() -> None:

@@ -25,7 +25,12 @@ from mcp_admission.policies import (
 )
 from mcp_admission.policies.engine.patch import pointer, set_members, set_value
 from mcp_admission.policies.engine.policy import Policy
-from mcp_admission.policies.engine.workloads import MAX_OWNER_REFERENCES, SKIP_ANNOTATION, SPACES
+from mcp_admission.policies.engine.workloads import (
+    MAX_OWNER_REFERENCES,
+    MAX_SKIP_LENGTH,
+    SKIP_ANNOTATION,
+    SPACES,
+)
 from mcp_admission.records import validate
 
 from .apiserver_rules import service_problems, statefulset_update_problems
@@ -439,6 +444,8 @@ def test_off_mode_and_skip_all_annotation() -> None:
         ("\u200b*", False),  # zero-width space: not White_Space either
         ("* a", False),
         (",,", False),
+        (" " * (MAX_SKIP_LENGTH - 1) + "*", True),  # the longest annotation read
+        (" " * MAX_SKIP_LENGTH + "*", False),  # longer: opts out of nothing
     ],
 )
 def test_skip_all_is_a_star_between_commas_and_unicode_spaces(value: str, skipped: bool) -> None:
