@@ -10,11 +10,20 @@ excluded namespaces. tests/deploy proves the equality on random configurations a
 `oldObject` is not read: the engine decides an UPDATE by the object to be stored (an UPDATE that drops
 the marks is one it leaves alone), so sending on the old object's marks would only add calls.
 
-Only what the apiserver's CEL environment has offered since before 1.30 is used: has(), type(), `in`,
-startsWith(), the exists() macro, and the strings extension's split() and trim(). `object` is untyped
-(dyn) there and `request` is built from the AdmissionRequest's JSON, whose empty fields are absent: every
-field is guarded with has() and a type check — a condition that fails hands the request to the
-failurePolicy, and with Ignore an MCP workload would go unpatched.
+Only CEL's standard library is used, all of it in the apiserver's environment long before 1.30 (and
+unchanged through 1.36): has(), type(), size(), `in`, startsWith(), matches() and the exists() macro; no
+extension library. `object` is untyped (dyn) there and `request` is built from the AdmissionRequest's
+JSON, whose empty fields are absent: every field is guarded with has() and a type check — a condition
+that fails hands the request to the failurePolicy, and with Ignore an MCP workload would go unpatched.
+
+No object makes them expensive (docs/policies.md, "What the CEL costs"). The conditions run before the
+apiserver validates the object, on anything up to its 3 MiB request limit, and their author controls
+labels, annotations and ownerReferences. So: a label is read by key (a map lookup, whatever the map's
+size); the opt-out annotation is tested by one RE2 match, linear in its length, never split into a list,
+and only when it has at most MAX_SKIP_LENGTH characters; the one loop, over ownerReferences, runs only
+when there are at most MAX_OWNER_REFERENCES of them, and does a fixed amount of work per reference (an
+owner's name is copied only when shorter than the Service's). tests/deploy/test_cel_cost.py holds them
+to that on adversarial objects.
 """
 
 from __future__ import annotations
@@ -28,8 +37,11 @@ from mcp_admission.policies.engine.workloads import (
     APP_NAME_LABEL,
     BACKEND_SERVICE_PREFIX,
     HEADLESS_SUFFIX,
+    MAX_OWNER_REFERENCES,
+    MAX_SKIP_LENGTH,
     MCP_RESOURCE_KINDS,
     SKIP_ANNOTATION,
+    SPACES,
     TOOLHIVE_APP_NAMES,
     TOOLHIVE_GROUP,
     TOOLHIVE_LABEL,
@@ -185,7 +197,16 @@ def _owned_by_mcp() -> str:
         [
             f"r.kind in {_list(MCP_RESOURCE_KINDS)} && (r.apiVersion == {literal(TOOLHIVE_GROUP)}"
             f" || r.apiVersion.startsWith({literal(TOOLHIVE_GROUP + '/')}))",
-            f'r.kind == "StatefulSet" && {_NAME} in [{backend}, {backend} + {literal(HEADLESS_SUFFIX)}]',
+            # Only an owner's name shorter than the Service's can make its mcp-X(-headless): the names
+            # are put together only then, so a long owner's name costs no copy (an accepted Service's
+            # own name has at most 63 characters).
+            all_of(
+                [
+                    'r.kind == "StatefulSet"',
+                    f"size(r.name) < size{_NAME}",  # _NAME is one parenthesised group
+                    f"{_NAME} in [{backend}, {backend} + {literal(HEADLESS_SUFFIX)}]",
+                ]
+            ),
         ]
     )
     return all_of(
@@ -193,6 +214,7 @@ def _owned_by_mcp() -> str:
             'request.kind.kind == "Service"',
             _METADATA,
             f"has({_OWNERS}) && type({_OWNERS}) == list",
+            f"size({_OWNERS}) <= {MAX_OWNER_REFERENCES}",
             f"{_OWNERS}.exists(r,\n"
             + textwrap.indent(f"type(r) == map &&\n{fields} &&\n{owner}", "  ")
             + "\n)",
@@ -214,8 +236,28 @@ def _recognised(config: PolicyConfig, kinds: frozenset[str]) -> str:
     )
 
 
+def _char_class(chars: str) -> str:
+    """An RE2 character class of exactly `chars`, runs of three or more as ranges: the apiserver prices
+    matches() by the length of the pattern."""
+    runs: list[list[str]] = []
+    for char in sorted(set(chars)):
+        if runs and ord(runs[-1][-1]) == ord(char) - 1:
+            runs[-1].append(char)
+        else:
+            runs.append([char])
+    quoted = [["\\" + c if c in "\\]^-[" else c for c in run] for run in runs]
+    return "[" + "".join(f"{q[0]}-{q[-1]}" if len(q) >= 3 else "".join(q) for q in quoted) + "]"
+
+
+# "*" as one of the comma-separated entries, SPACES around it ignored: the engine's _skipped. One RE2
+# match, linear in the annotation's length (RE2 never backtracks), on at most MAX_SKIP_LENGTH
+# characters; the annotation is never split.
+_SPACE = _char_class(SPACES)
+OPT_OUT_PATTERN = f"(^|,){_SPACE}*[*]{_SPACE}*(,|$)"
+
+
 def _opted_out() -> str:
-    """`"*"` among the comma-separated entries of the opt-out annotation (spaces around them ignored)."""
+    """`"*"` among the comma-separated entries of the opt-out annotation (SPACES around them ignored)."""
     value = f"{_ANNOTATIONS}[{literal(SKIP_ANNOTATION)}]"
     return all_of(
         [
@@ -223,7 +265,8 @@ def _opted_out() -> str:
             f"has({_ANNOTATIONS}) && type({_ANNOTATIONS}) == map",
             f"{literal(SKIP_ANNOTATION)} in {_ANNOTATIONS}",
             f"type({value}) == string",
-            f'{value}.split(",").exists(p, p.trim() == "*")',
+            f"size({value}) <= {MAX_SKIP_LENGTH}",
+            f"{value}.matches({literal(OPT_OUT_PATTERN)})",
         ]
     )
 

@@ -25,11 +25,17 @@ from mcp_admission.deploy import webhook_configurations
 from mcp_admission.deploy.configurations import RESOURCES
 from mcp_admission.names import check_label_key
 from mcp_admission.policies import PolicyConfig
-from mcp_admission.policies.engine.workloads import CORE_KINDS, MCP_RESOURCE_KINDS, TOOLHIVE_GROUP
+from mcp_admission.policies.engine.workloads import (
+    CORE_KINDS,
+    MAX_OWNER_REFERENCES,
+    MCP_RESOURCE_KINDS,
+    TOOLHIVE_GROUP,
+)
 from mcp_admission.records import validate
 from tests.check.runner import console_script
 
-from .apiserver import compile_conditions
+from .adversarial import BEFORE
+from .apiserver import ENVIRONMENT, compile_conditions
 from .test_match_conditions import configs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,19 +58,16 @@ REQUEST_FIELDS: dict[str, frozenset[str]] = {
         frozenset(),
     ),
 }
-# Functions and macros in the apiserver's environment long before 1.30: the standard library, and the
-# strings extension (split, trim) loaded by its base environment from the start (environment/base.go).
-FUNCTIONS = frozenset({"has", "type", "exists", "startsWith", "split", "trim"})
+# Functions and macros in the apiserver's environment long before 1.30: CEL's standard library only.
+FUNCTIONS = frozenset({"has", "type", "size", "exists", "startsWith", "matches"})
 # staging/src/k8s.io/apiserver/pkg/apis/cel/config.go: per expression, and per webhook for all its
 # matchConditions together (RuntimeCELCostBudgetMatchConditions).
 PER_CALL_LIMIT, MATCH_CONDITIONS_BUDGET = 1_000_000, 2_500_000
 MAX_CONDITIONS = 64  # admissionregistration validation
-# The loops' sizes the cost bound must allow: more ownerReferences, or more comma-separated entries in
-# the opt-out annotation, than any real object has (the apiserver caps all annotations at 256 KiB).
-OWNER_REFERENCES, OPT_OUT_ENTRIES = 10_000, 100_000
-
-TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|[A-Za-z_]\w*|&&|\|\||[=!]=|[-+!?:<>\[\](),.]')
+TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|[A-Za-z_]\w*|&&|\|\||[=!<]=|[-+!?:<>\[\](),.]|\d+')
+STORED_LIMIT = 1_572_864  # etcd's --max-request-bytes default: the largest object stored
 FREE = frozenset("(),.:]")  # punctuation: no evaluation step of its own
+LOOP_BOUND = re.compile(r"size\(object\.metadata\.(\w+)\) <= (\d+)\s*&&\s*object\.metadata\.\1\.exists\(")
 
 
 def _costs(expression: str) -> tuple[int, dict[str, int]]:
@@ -83,17 +86,41 @@ def _costs(expression: str) -> tuple[int, dict[str, int]]:
             if depth == 0:
                 break
         body = sum(t not in FREE for t in tokens[index + 1 : end])
-        ranged = "split" if tokens[index - 5 : index - 1] == ["split", "(", '","', ")"] else tokens[index - 2]
+        ranged = tokens[index - 2] if tokens[index - 1] == "." else ")"  # ")": a computed list
         loops[ranged] = loops.get(ranged, 0) + body + 2  # the body, the loop condition, the step
         outside -= body
     return outside, loops
 
 
+def _matches_costs(expression: str) -> int:
+    """cel-go's runtime cost of the matches() calls (interpreter/runtimecost.go): ceil((1 + the text's
+    length) * 0.1) * ceil(the pattern's length * 0.25), lengths in runes. The text must be the opt-out
+    annotation, its size() bounded first."""
+    cost = 0
+    for match in re.finditer(r'((?:\w+\.)*(\w+)\["[^"]*"\])\.matches\(("(?:\\.|[^"\\])*")\)', expression):
+        text, field, quoted = match.groups()
+        assert field == "annotations", f"matches() on something else: {match.group(0)}"
+        bound = re.search(
+            rf"size\({re.escape(text)}\) <= (\d+)\s*&&\s*{re.escape(match.group(0))}", expression
+        )
+        assert bound, f"matches() on a string of unbounded length: {match.group(0)}"
+        pattern = ENVIRONMENT.compile(quoted).eval().value()  # the literal, as CEL reads it
+        cost += math.ceil((1 + int(bound.group(1))) * 0.1) * math.ceil(len(pattern) * 0.25)
+    return cost
+
+
 def _bound(expression: str) -> int:
+    """The most the expression can cost on an object the apiserver accepts. A loop must be over a list
+    whose size() the expression bounds first; none may be over a list it computes (a split string).
+    In the owner loop, string functions cost cel-go 0.1 a character: it reads each reference's
+    apiVersion once (startsWith) and puts names together only when shorter than the Service's own (at
+    most 63 characters): at most 0.1 a character of the whole object, which etcd caps at 1.5 MiB."""
     outside, loops = _costs(expression)
-    sizes = {"ownerReferences": OWNER_REFERENCES, "split": OPT_OUT_ENTRIES}
-    assert loops.keys() <= sizes.keys(), f"a loop over something unbounded: {loops}"
-    return outside + sum(sizes[ranged] * cost for ranged, cost in loops.items())
+    bounds = {name: int(size) for name, size in LOOP_BOUND.findall(expression)}
+    assert loops.keys() <= bounds.keys(), f"a loop over something unbounded: {loops}"
+    strings = math.ceil(STORED_LIMIT * 0.1) if loops else 0
+    looped = sum(bounds[name] * cost for name, cost in loops.items())
+    return outside + _matches_costs(expression) + looped + strings
 
 
 def _api_fields(expression: str) -> set[str]:
@@ -196,14 +223,32 @@ def test_every_configuration_renders_configurations_the_apiserver_accepts(config
 
 
 def test_the_cost_bound_counts_the_loops() -> None:
-    """The estimate itself: the owner and opt-out loops are found and priced per turn."""
+    """The estimate itself: the owner loop is found, priced per turn and bounded by the expression; the
+    opt-out is one match(), priced as cel-go prices it on the longest annotation it reads."""
     (mutating, _) = webhook_configurations(PolicyConfig())
     by_name = {c["name"]: c["expression"] for c in mutating["webhooks"][0]["matchConditions"]}
     outside, loops = _costs(by_name["mcp-workload"])
-    assert loops.keys() == {"ownerReferences"} and 20 < loops["ownerReferences"] < 100 and outside < 300
+    assert loops.keys() == {"ownerReferences"} and 20 < loops["ownerReferences"] < 150 and outside < 300
+    assert LOOP_BOUND.findall(by_name["mcp-workload"]) == [("ownerReferences", str(MAX_OWNER_REFERENCES))]
+    # 100 turns of at most 150, and 0.1 a character of the largest object: a fifth of the limit.
+    assert (
+        _bound(by_name["mcp-workload"]) < outside + 150 * MAX_OWNER_REFERENCES + 157_287 < PER_CALL_LIMIT / 5
+    )
     outside, loops = _costs(by_name["not-opted-out"])
-    assert loops == {"split": 7}  # p, ., trim, ==, "*" + 2
-    assert math.isclose(_bound(by_name["not-opted-out"]), outside + 7 * OPT_OUT_ENTRIES)
+    assert not loops and outside < 60
+    # ceil(1025 * 0.1) * ceil(49 * 0.25), for an annotation of MAX_SKIP_LENGTH characters.
+    assert _matches_costs(by_name["not-opted-out"]) == 103 * 13 < PER_CALL_LIMIT / 500
+
+
+def test_the_cost_bound_refuses_a_loop_over_a_split_string() -> None:
+    """What the opt-out condition was before issue 19: linear in cel-go's cost units, superlinear in its
+    time (23 s a write on a 200,000-character annotation). The bound refuses it outright."""
+    with pytest.raises(AssertionError, match="unbounded"):
+        _bound(BEFORE)
+    with pytest.raises(AssertionError, match="unbounded"):
+        _bound("object.metadata.ownerReferences.exists(r, r.kind == 'StatefulSet')")
+    with pytest.raises(AssertionError, match="unbounded length"):
+        _bound('object.metadata.annotations["x"].matches("[*]")')
 
 
 def test_every_kind_a_policy_may_read_has_its_resource() -> None:
