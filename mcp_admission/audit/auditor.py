@@ -23,6 +23,7 @@ from mcp_admission.policies import Operation, PolicyConfig, Request, workload_of
 from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP
 
 from .lister import DEFAULT_PAGE_SIZE, pages
+from .operator import Operator, toolhive_operator
 from .resources import Resource, policy_kinds, to_read
 
 DISCOVERY = f"apis/{TOOLHIVE_GROUP}"  # where ToolHive's resources are discovered
@@ -35,6 +36,7 @@ class Audit:
     results: list[Result] = field(default_factory=list)  # one per MCP workload, in the order read
     errors: list[InputError] = field(default_factory=list)  # lists that could not be read (exit 2)
     read: dict[str, int] = field(default_factory=dict)  # objects per list read whole, by resource name
+    operators: list[Operator] = field(default_factory=list)  # ToolHive's, among the Deployments read
 
 
 def decide(resource: Resource, source: Source, item: dict[str, Any], config: PolicyConfig) -> Result | None:
@@ -99,6 +101,9 @@ def audit(
         try:
             for page in pages(kube, path, page_size):
                 for item in page:
+                    # In an excluded namespace too: how the operator is configured concerns every resource.
+                    if resource.kind == "Deployment" and (operator := toolhive_operator(item)) is not None:
+                        found.operators.append(operator)
                     result = decide(resource, source, item, config)
                     if result is not None:
                         found.results.append(result)

@@ -49,6 +49,7 @@ def configured(default: str) -> PolicyConfig:
 def example(toolhive: Path, kind: str, storage: str, **spec: Any) -> dict[str, Any]:
     docs = yaml.safe_load_all((toolhive / "examples" / EXAMPLES[kind]).read_text())
     (doc,) = [copy.deepcopy(d) for d in docs if d and d["kind"] == kind]
+    assert isinstance(doc, dict)
     doc["spec"].update(replicas=2, **spec)
     if STORAGE[storage] is not None:
         doc["spec"]["sessionStorage"] = STORAGE[storage]

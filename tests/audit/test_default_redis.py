@@ -1,0 +1,238 @@
+"""The ToolHive operator's default Redis: read from its Deployment, said once at the top of the report when
+the configuration disagrees; and with toolhive.defaultSessionStorage set, no false session warnings."""
+
+from __future__ import annotations
+
+import copy
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mcp_admission.audit.operator import Operator, notices, toolhive_operator
+from mcp_admission.policies import PolicyConfig
+from mcp_admission.records import validate
+from tests.check.runner import Run
+from tests.conftest import ControlPlane
+from tests.e2e.harness import Kubectl, Obj
+
+from .conftest import audit, create, unique
+from .operator import operator_deployment, redis_env
+
+ADDR = "TOOLHIVE_DEFAULT_REDIS_ADDR"
+
+
+def configured(default: str) -> PolicyConfig:
+    return validate(PolicyConfig, {"toolhive": {"defaultSessionStorage": default}})
+
+
+def placed(deployment: Obj, namespace: str = "toolhive-system") -> Obj:
+    deployment["metadata"]["namespace"] = namespace
+    return deployment
+
+
+# --- reading the Deployment -------------------------------------------------------------------------
+
+
+def test_the_charts_operator_with_a_default_redis(toolhive: Path) -> None:
+    found = toolhive_operator(placed(operator_deployment(toolhive, redis_env(toolhive))))
+    assert found == Operator("toolhive-system", "toolhive-operator", f"{ADDR}=myredis:6379")
+
+
+def test_the_charts_operator_without_one(toolhive: Path) -> None:
+    found = toolhive_operator(placed(operator_deployment(toolhive)))
+    assert found == Operator("toolhive-system", "toolhive-operator", None)
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [
+        ([{"name": ADDR, "value": ""}], None),  # empty: no default, as os.Getenv reads it
+        ([{"name": ADDR}], None),
+        (
+            [{"name": ADDR, "value": "a:6379"}, {"name": ADDR, "value": "b:6379"}],
+            f"{ADDR}=b:6379",
+        ),  # last wins
+        ([{"name": ADDR, "value": "a:6379"}, {"name": ADDR, "value": ""}], None),
+        (
+            [{"name": ADDR, "valueFrom": {"secretKeyRef": {"name": "redis", "key": "addr"}}}],
+            f"{ADDR} from Secret redis, key addr (not read)",
+        ),
+        (
+            [{"name": ADDR, "valueFrom": {"configMapKeyRef": {"name": "redis", "key": "addr"}}}],
+            f"{ADDR} from ConfigMap redis, key addr (not read)",
+        ),
+    ],
+)
+def test_the_address_as_the_operator_would_read_it(
+    toolhive: Path, entries: list[dict[str, Any]], expected: str | None
+) -> None:
+    found = toolhive_operator(placed(operator_deployment(toolhive, *entries)))
+    assert found is not None and found.default_redis == expected
+
+
+def test_what_is_not_the_operator(toolhive: Path) -> None:
+    deployment = placed(operator_deployment(toolhive, redis_env(toolhive)))
+    proxy = copy.deepcopy(deployment)  # something the operator made, with whatever environment
+    proxy["metadata"]["labels"] = {"toolhive": "true", "app.kubernetes.io/name": "mcpserver"}
+    assert toolhive_operator(proxy) is None
+    plain = copy.deepcopy(deployment)
+    plain["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "GOGC", "value": "75"}]
+    assert toolhive_operator(plain) is None
+    assert (
+        toolhive_operator({"kind": "Deployment", "spec": {"template": {"spec": {"containers": "x"}}}}) is None
+    )
+
+
+def test_notices_only_when_the_configuration_disagrees() -> None:
+    with_redis = Operator("toolhive-system", "toolhive-operator", f"{ADDR}=myredis:6379")
+    without = Operator("toolhive-system", "toolhive-operator", None)
+    assert notices([], configured("memory")) == notices([], configured("redis")) == []
+    assert notices([without], configured("memory")) == notices([with_redis], configured("redis")) == []
+    (said,) = notices([with_redis], configured("memory"))
+    assert said.startswith(
+        "ToolHive's operator (Deployment toolhive-system/toolhive-operator) has a default Redis "
+        f"({ADDR}=myredis:6379): resources without spec.sessionStorage share sessions through it"
+    )
+    assert said.endswith("set toolhive.defaultSessionStorage: redis in the configuration")
+    (said,) = notices([without], configured("redis"))
+    assert said.startswith("toolhive.defaultSessionStorage is redis, but ToolHive's operator (Deployment")
+    assert said.endswith("set toolhive.defaultSessionStorage: memory in the configuration")
+
+
+# --- in a cluster ---------------------------------------------------------------------------------
+
+EXAMPLES = {
+    "MCPServer": "ex-mcp-servers__mcpserver_yardstick_sse.yaml",
+    "MCPRemoteProxy": "ex-external-auth__mcpremoteproxy_with_bearer_token.yaml",
+    "VirtualMCPServer": "ex-virtual-mcps__vmcp_simple_discovered.yaml",
+}
+NOT_SHARED = "spec.replicas 2 without sessionStorage redis: sessions are not shared"
+ADVICE = "sessions are in redis: ClientIP pins clients behind a proxy to one pod; use sessionAffinity None"
+
+
+def resources(toolhive: Path) -> list[Obj]:
+    """ToolHive's own examples at two replicas: no sessionStorage, except the remote proxy's explicit
+    memory (which its operator keeps even with a default Redis)."""
+    found = []
+    for kind, file in EXAMPLES.items():
+        (doc,) = [
+            d
+            for d in yaml.safe_load_all((toolhive / "examples" / file).read_text())
+            if d and d["kind"] == kind
+        ]
+        doc["spec"]["replicas"] = 2
+        if kind == "MCPRemoteProxy":
+            doc["spec"]["sessionStorage"] = {"provider": "memory"}
+        found.append(doc)
+    return found
+
+
+@dataclass
+class Cluster:
+    plane: ControlPlane
+    kubectl: Kubectl
+    toolhive: Path
+    namespace: str
+    work: Path
+
+    def operator(self, *env: dict[str, Any]) -> None:
+        deployment = placed(operator_deployment(self.toolhive, *env), self.namespace)
+        self.kubectl("apply", "-f", "-", stdin=json.dumps(deployment))
+
+    def audit(self, default: str | None, *args: str) -> Run:
+        config = self.work / f"{default}.yaml"
+        document = {} if default is None else {"toolhive": {"defaultSessionStorage": default}}
+        config.write_text(yaml.safe_dump(document))
+        return audit("--config", config, "-n", self.namespace, *args, kubeconfig=self.plane.kubeconfig)
+
+
+@pytest.fixture
+def cluster(
+    control_plane: ControlPlane, kubectl: Kubectl, toolhive_crds: None, toolhive: Path, tmp_path: Path
+) -> Iterator[Cluster]:
+    ns = unique("redis")
+    kubectl("create", "namespace", ns)
+    try:
+        create(kubectl, ns, *resources(toolhive))
+        yield Cluster(control_plane, kubectl, toolhive, ns, tmp_path)
+    finally:
+        # At once, not with the namespace: an audit of all namespaces must not meet this operator.
+        kubectl("delete", "deployment", "toolhive-operator", "-n", ns, "--ignore-not-found", check=False)
+        kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+def warnings(run: Run) -> dict[str, list[str]]:
+    assert run.code == 0, run.stderr
+    return {e["kind"]: [f"{w['policy']}: {w['message']}" for w in e["warnings"]] for e in run.json()}
+
+
+pytestmark = pytest.mark.cluster
+
+
+def test_without_a_default_redis_the_report_is_todays(cluster: Cluster) -> None:
+    today = cluster.audit(None)
+    assert today.code == 0, today.stderr
+    cluster.operator()  # the chart's operator, no defaultRedis
+    for default in (None, "memory"):
+        run = cluster.audit(default)
+        assert (run.code, run.stdout) == (0, today.stdout)
+        assert "notice" not in run.stderr
+    assert warnings(cluster.audit("memory", "-o", "json")) == {
+        kind: [f"session-storage: {NOT_SHARED}"] for kind in EXAMPLES
+    }
+    # The configuration claims a default Redis this operator does not have: said, with the fix.
+    first = cluster.audit("redis").stdout.splitlines()[0]
+    assert first.startswith(
+        "notice: toolhive.defaultSessionStorage is redis, but ToolHive's operator "
+        f"(Deployment {cluster.namespace}/toolhive-operator) has no {ADDR}"
+    )
+
+
+def test_with_a_default_redis_the_configuration_is_told_then_followed(cluster: Cluster) -> None:
+    today = cluster.audit("memory")
+    cluster.operator(redis_env(cluster.toolhive))  # helm ... --set operator.defaultRedis.addr=myredis:6379
+
+    # As configured today (memory): the same findings, and once, first, what to change.
+    told = cluster.audit("memory")
+    assert told.code == 0, told.stderr
+    notice, *rest = told.stdout.splitlines()
+    assert notice == (
+        f"notice: ToolHive's operator (Deployment {cluster.namespace}/toolhive-operator) has a default "
+        f"Redis ({ADDR}=myredis:6379): resources without spec.sessionStorage share sessions through it, "
+        "but toolhive.defaultSessionStorage is memory, so session-storage and affinity-with-redis warn as "
+        "if they did not; set toolhive.defaultSessionStorage: redis in the configuration"
+    )
+    assert rest == today.stdout.splitlines()
+    assert told.stdout.count("notice:") == 1 and "notice" not in told.stderr  # the text report says it
+
+    sarif, junit = cluster.work / "audit.sarif", cluster.work / "audit.xml"
+    formats = cluster.audit("memory", "-o", "json", "-o", f"sarif={sarif}", "-o", f"junit={junit}")
+    assert formats.json() == json.loads(cluster.audit("memory", "-o", "json").stdout)  # json: entries only
+    assert formats.stderr.count(f"mcp-admission audit: {notice}") == 1  # ... the notice on stderr
+    (run,) = json.loads(sarif.read_text())["runs"]
+    (invocation,) = run["invocations"]
+    assert invocation["executionSuccessful"] is True
+    assert invocation["toolConfigurationNotifications"] == [
+        {"descriptor": {"id": "configuration"}, "level": "warning", "message": {"text": notice[8:]}}
+    ]
+    root = ET.fromstring(junit.read_text())
+    first = root.find("testsuite")
+    assert first is not None and first.get("name") == "notices" and first.get("tests") == "0"
+    assert [p.get("value") for p in first.iter("property")] == [notice[8:]]
+    assert root.get("tests") == str(len(EXAMPLES))  # the notice is no test
+
+    # Configured as the operator is: no notice, and no false session warnings.
+    followed = cluster.audit("redis", "-o", "json")
+    assert "notice" not in followed.stderr
+    assert warnings(followed) == {
+        "MCPServer": [f"affinity-with-redis: {ADVICE}"],
+        "VirtualMCPServer": [f"affinity-with-redis: {ADVICE}"],
+        "MCPRemoteProxy": [f"session-storage: {NOT_SHARED}"],  # its explicit memory is kept
+    }
+    assert "notice" not in cluster.audit("redis").stdout
