@@ -20,6 +20,7 @@ from mcp_admission.records import validate
 from tests.check.runner import Run
 from tests.conftest import ControlPlane
 from tests.e2e.harness import Kubectl, Obj
+from tests.policies.toolhive_objects import EXAMPLES, example
 
 from .conftest import audit, create, unique
 from .operator import operator_deployment, redis_env
@@ -107,11 +108,6 @@ def test_notices_only_when_the_configuration_disagrees() -> None:
 
 # --- in a cluster ---------------------------------------------------------------------------------
 
-EXAMPLES = {
-    "MCPServer": "ex-mcp-servers__mcpserver_yardstick_sse.yaml",
-    "MCPRemoteProxy": "ex-external-auth__mcpremoteproxy_with_bearer_token.yaml",
-    "VirtualMCPServer": "ex-virtual-mcps__vmcp_simple_discovered.yaml",
-}
 NOT_SHARED = "spec.replicas 2 without sessionStorage redis: sessions are not shared"
 ADVICE = "sessions are in redis: ClientIP pins clients behind a proxy to one pod; use sessionAffinity None"
 
@@ -119,18 +115,8 @@ ADVICE = "sessions are in redis: ClientIP pins clients behind a proxy to one pod
 def resources(toolhive: Path) -> list[Obj]:
     """ToolHive's own examples at two replicas: no sessionStorage, except the remote proxy's explicit
     memory (which its operator keeps even with a default Redis)."""
-    found = []
-    for kind, file in EXAMPLES.items():
-        (doc,) = [
-            d
-            for d in yaml.safe_load_all((toolhive / "examples" / file).read_text())
-            if d and d["kind"] == kind
-        ]
-        doc["spec"]["replicas"] = 2
-        if kind == "MCPRemoteProxy":
-            doc["spec"]["sessionStorage"] = {"provider": "memory"}
-        found.append(doc)
-    return found
+    storage = {"MCPRemoteProxy": {"sessionStorage": {"provider": "memory"}}}
+    return [example(toolhive, kind, replicas=2, **storage.get(kind, {})) for kind in EXAMPLES]
 
 
 @dataclass

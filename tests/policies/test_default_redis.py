@@ -8,24 +8,17 @@ resources from ToolHive's examples, scaled to two replicas.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from mcp_admission.check.admission import admit
 from mcp_admission.policies import PolicyConfig
 from mcp_admission.records import validate
 
-from .toolhive_objects import request_for
+from .toolhive_objects import EXAMPLES, example, request_for
 
-EXAMPLES = {
-    "MCPServer": "ex-mcp-servers__mcpserver_yardstick_sse.yaml",
-    "MCPRemoteProxy": "ex-external-auth__mcpremoteproxy_with_bearer_token.yaml",
-    "VirtualMCPServer": "ex-virtual-mcps__vmcp_simple_discovered.yaml",
-}
 STORAGE: dict[str, dict[str, Any] | None] = {
     "absent": None,
     "memory": {"provider": "memory"},
@@ -46,11 +39,9 @@ def configured(default: str) -> PolicyConfig:
     return validate(PolicyConfig, {"toolhive": {"defaultSessionStorage": default}})
 
 
-def example(toolhive: Path, kind: str, storage: str, **spec: Any) -> dict[str, Any]:
-    docs = yaml.safe_load_all((toolhive / "examples" / EXAMPLES[kind]).read_text())
-    (doc,) = [copy.deepcopy(d) for d in docs if d and d["kind"] == kind]
-    assert isinstance(doc, dict)
-    doc["spec"].update(replicas=2, **spec)
+def scaled(toolhive: Path, kind: str, storage: str, **spec: Any) -> dict[str, Any]:
+    """The kind's example at two replicas, with spec.sessionStorage as STORAGE[storage] says."""
+    doc = example(toolhive, kind, replicas=2, **spec)
     if STORAGE[storage] is not None:
         doc["spec"]["sessionStorage"] = STORAGE[storage]
     return doc
@@ -65,7 +56,7 @@ def warnings(doc: dict[str, Any], config: PolicyConfig) -> list[str]:
 @pytest.mark.parametrize("kind", sorted(EXAMPLES))
 @pytest.mark.parametrize("storage", sorted(STORAGE))
 def test_without_a_default_redis_the_warnings_are_todays(toolhive: Path, kind: str, storage: str) -> None:
-    doc = example(toolhive, kind, storage)
+    doc = scaled(toolhive, kind, storage)
     said = warnings(doc, configured("memory"))
     assert said == warnings(doc, PolicyConfig())  # the setting's default is the behaviour before it
     assert said == ([ADVICE] if storage == "redis" else [NOT_SHARED])
@@ -92,15 +83,15 @@ def test_with_a_default_redis_sessions_are_where_the_operator_puts_them(
     config = configured("redis")
     shared = IN_REDIS[kind, storage]
     # The CRDs default sessionAffinity to ClientIP: with Redis, the advice to drop it; else the warning.
-    assert warnings(example(toolhive, kind, storage), config) == ([ADVICE] if shared else [NOT_SHARED])
+    assert warnings(scaled(toolhive, kind, storage), config) == ([ADVICE] if shared else [NOT_SHARED])
     # sessionAffinity None is right with Redis, and loses sessions without it.
-    none = example(toolhive, kind, storage, sessionAffinity="None")
+    none = scaled(toolhive, kind, storage, sessionAffinity="None")
     assert warnings(none, config) == ([] if shared else [NOT_SHARED, LOST])
     assert warnings(none, PolicyConfig()) == ([] if storage == "redis" else [NOT_SHARED, LOST])
 
 
 def test_backend_replicas_share_the_default_redis_too(toolhive: Path) -> None:
-    server = example(toolhive, "MCPServer", "absent", sessionAffinity="None", backendReplicas=2)
+    server = scaled(toolhive, "MCPServer", "absent", sessionAffinity="None", backendReplicas=2)
     assert warnings(server, configured("redis")) == []
     assert warnings(server, PolicyConfig()) == [
         NOT_SHARED,

@@ -1,11 +1,30 @@
-"""Objects shaped exactly as ToolHive's operator creates them for an MCPServer (design §3)."""
+"""Objects shaped exactly as ToolHive's operator creates them for an MCPServer (design §3), and one real
+example of each ToolHive resource kind."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from mcp_admission.check.defaults import with_server_defaults
 from mcp_admission.policies import Operation, Request
+
+# A real manifest of each resource kind, from ToolHive's examples (the `toolhive` fixture's examples/).
+EXAMPLES = {
+    "MCPServer": "ex-mcp-servers__mcpserver_yardstick_sse.yaml",
+    "MCPRemoteProxy": "ex-external-auth__mcpremoteproxy_with_bearer_token.yaml",
+    "VirtualMCPServer": "ex-virtual-mcps__vmcp_simple_discovered.yaml",
+}
+
+
+def example(toolhive: Path, kind: str, **spec: Any) -> dict[str, Any]:
+    """The `kind` document of its example file, read afresh, with `spec` fields set."""
+    documents = yaml.safe_load_all((toolhive / "examples" / EXAMPLES[kind]).read_text())
+    (doc,) = [d for d in documents if isinstance(d, dict) and d["kind"] == kind]
+    doc["spec"].update(spec)
+    return doc
 
 
 def labels(name: str, transport: str, port: int = 8080) -> dict[str, str]:
