@@ -20,7 +20,7 @@ from mcp_admission.records import validate
 from tests.check.runner import Run
 from tests.conftest import ControlPlane
 from tests.e2e.harness import Kubectl, Obj
-from tests.policies.toolhive_objects import EXAMPLES, example
+from tests.policies.toolhive_objects import ADVICE, EXAMPLES, NOT_SHARED, example
 
 from .conftest import audit, create, unique
 from .operator import operator_deployment, redis_env
@@ -108,9 +108,6 @@ def test_notices_only_when_the_configuration_disagrees() -> None:
 
 # --- in a cluster ---------------------------------------------------------------------------------
 
-NOT_SHARED = "spec.replicas 2 without sessionStorage redis: sessions are not shared"
-ADVICE = "sessions are in redis: ClientIP pins clients behind a proxy to one pod; use sessionAffinity None"
-
 
 def resources(toolhive: Path) -> list[Obj]:
     """ToolHive's own examples at two replicas: no sessionStorage, except the remote proxy's explicit
@@ -169,9 +166,7 @@ def test_without_a_default_redis_the_report_is_todays(cluster: Cluster) -> None:
         run = cluster.audit(default)
         assert (run.code, run.stdout) == (0, today.stdout)
         assert "notice" not in run.stderr
-    assert warnings(cluster.audit("memory", "-o", "json")) == {
-        kind: [f"session-storage: {NOT_SHARED}"] for kind in EXAMPLES
-    }
+    assert warnings(cluster.audit("memory", "-o", "json")) == {kind: [NOT_SHARED] for kind in EXAMPLES}
     # The configuration claims a default Redis this operator does not have: said, with the fix.
     first = cluster.audit("redis").stdout.splitlines()[0]
     assert first.startswith(
@@ -217,8 +212,8 @@ def test_with_a_default_redis_the_configuration_is_told_then_followed(cluster: C
     followed = cluster.audit("redis", "-o", "json")
     assert "notice" not in followed.stderr
     assert warnings(followed) == {
-        "MCPServer": [f"affinity-with-redis: {ADVICE}"],
-        "VirtualMCPServer": [f"affinity-with-redis: {ADVICE}"],
-        "MCPRemoteProxy": [f"session-storage: {NOT_SHARED}"],  # its explicit memory is kept
+        "MCPServer": [ADVICE],
+        "VirtualMCPServer": [ADVICE],
+        "MCPRemoteProxy": [NOT_SHARED],  # its explicit memory is kept
     }
     assert "notice" not in cluster.audit("redis").stdout

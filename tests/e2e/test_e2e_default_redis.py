@@ -11,21 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.policies.toolhive_objects import EXAMPLES, example
+from tests.policies.toolhive_objects import ADVICE, EXAMPLES, LOST, NOT_SHARED, example
 
 from .cluster import Cluster
 
 pytestmark = pytest.mark.cluster
-
-NOT_SHARED = "session-storage: spec.replicas 2 without sessionStorage redis: sessions are not shared"
-ADVICE = (
-    "affinity-with-redis: sessions are in redis: ClientIP pins clients behind a proxy to one pod; "
-    "use sessionAffinity None"
-)
-LOST = (
-    "affinity-with-redis: sessionAffinity None, 2 replicas, no redis: "
-    "a session's requests reach pods that lack it"
-)
 
 
 @pytest.fixture

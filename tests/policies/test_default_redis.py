@@ -17,22 +17,13 @@ from mcp_admission.check.admission import admit
 from mcp_admission.policies import PolicyConfig
 from mcp_admission.records import validate
 
-from .toolhive_objects import EXAMPLES, example, request_for
+from .toolhive_objects import ADVICE, EXAMPLES, LOST, NOT_SHARED, example, request_for
 
 STORAGE: dict[str, dict[str, Any] | None] = {
     "absent": None,
     "memory": {"provider": "memory"},
     "redis": {"provider": "redis", "address": "redis.sessions.svc:6379"},
 }
-NOT_SHARED = "session-storage: spec.replicas 2 without sessionStorage redis: sessions are not shared"
-ADVICE = (
-    "affinity-with-redis: sessions are in redis: ClientIP pins clients behind a proxy to one pod; "
-    "use sessionAffinity None"
-)
-LOST = (
-    "affinity-with-redis: sessionAffinity None, 2 replicas, no redis: "
-    "a session's requests reach pods that lack it"
-)
 
 
 def configured(default: str) -> PolicyConfig:

@@ -18,6 +18,17 @@ EXAMPLES = {
     "VirtualMCPServer": "ex-virtual-mcps__vmcp_simple_discovered.yaml",
 }
 
+# What the session policies say about a resource at two replicas, as kubectl prints it (docs/policies.md).
+NOT_SHARED = "session-storage: spec.replicas 2 without sessionStorage redis: sessions are not shared"
+ADVICE = (
+    "affinity-with-redis: sessions are in redis: ClientIP pins clients behind a proxy to one pod; "
+    "use sessionAffinity None"
+)
+LOST = (
+    "affinity-with-redis: sessionAffinity None, 2 replicas, no redis: "
+    "a session's requests reach pods that lack it"
+)
+
 
 def example(toolhive: Path, kind: str, **spec: Any) -> dict[str, Any]:
     """The `kind` document of its example file, read afresh, with `spec` fields set."""
