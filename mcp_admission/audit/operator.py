@@ -53,8 +53,8 @@ def _source(value_from: dict[str, Any]) -> str:
     for field, what in (("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")):
         ref = mapping(value_from.get(field))
         if ref:
-            return f"{ADDR_ENV} from {what} {ref.get('name')}, key {ref.get('key')} (not read)"
-    return f"{ADDR_ENV} from {', '.join(sorted(value_from))} (not read)"
+            return f"{ADDR_ENV} from {what} {ref.get('name')}, key {ref.get('key')}, not read"
+    return f"{ADDR_ENV} from {', '.join(sorted(value_from))}, not read"
 
 
 def _address(entry: dict[str, Any] | None) -> str | None:

@@ -62,11 +62,11 @@ def test_the_charts_operator_without_one(toolhive: Path) -> None:
         ([{"name": ADDR, "value": "a:6379"}, {"name": ADDR, "value": ""}], None),
         (
             [{"name": ADDR, "valueFrom": {"secretKeyRef": {"name": "redis", "key": "addr"}}}],
-            f"{ADDR} from Secret redis, key addr (not read)",
+            f"{ADDR} from Secret redis, key addr, not read",
         ),
         (
             [{"name": ADDR, "valueFrom": {"configMapKeyRef": {"name": "redis", "key": "addr"}}}],
-            f"{ADDR} from ConfigMap redis, key addr (not read)",
+            f"{ADDR} from ConfigMap redis, key addr, not read",
         ),
     ],
 )
