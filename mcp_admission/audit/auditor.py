@@ -18,12 +18,12 @@ from typing import Any
 from mcp_admission.check.admission import admit_workload
 from mcp_admission.check.checker import Result, identify
 from mcp_admission.check.loader import InputError, Manifest, Source
+from mcp_admission.check.operator import Operator, toolhive_operator
 from mcp_admission.kube import Kube, KubeError
 from mcp_admission.policies import Operation, PolicyConfig, Request, workload_of
 from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP
 
 from .lister import DEFAULT_PAGE_SIZE, pages
-from .operator import Operator, toolhive_operator
 from .resources import Resource, policy_kinds, to_read
 
 DISCOVERY = f"apis/{TOOLHIVE_GROUP}"  # where ToolHive's resources are discovered
@@ -102,8 +102,10 @@ def audit(
             for page in pages(kube, path, page_size):
                 for item in page:
                     # In an excluded namespace too: how the operator is configured concerns every resource.
-                    if resource.kind == "Deployment" and (operator := toolhive_operator(item)) is not None:
-                        found.operators.append(operator)
+                    if resource.kind == "Deployment":
+                        namespace = str((item.get("metadata") or {}).get("namespace"))
+                        if (operator := toolhive_operator(item, namespace)) is not None:
+                            found.operators.append(operator)
                     result = decide(resource, source, item, config)
                     if result is not None:
                         found.results.append(result)

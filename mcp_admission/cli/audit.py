@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, TextIO
 from mcp_admission import exitcodes
 from mcp_admission.audit.lister import DEFAULT_PAGE_SIZE
 from mcp_admission.check.report import Report
-from mcp_admission.check.reporters import STDOUT
 from mcp_admission.cli.config import load_config
 from mcp_admission.cli.reports import add_output_option, outputs, write_reports
 from mcp_admission.configfile import ConfigError
@@ -87,7 +86,7 @@ class _Progress:
 def run(args: argparse.Namespace) -> int:
     # Imported here, when auditing: the other subcommands need none of the kubernetes client.
     from mcp_admission.audit.auditor import audit
-    from mcp_admission.audit.operator import notices
+    from mcp_admission.check.operator import notices
     from mcp_admission.kube import Kube, KubeError, api_client
 
     try:
@@ -114,9 +113,6 @@ def run(args: argparse.Namespace) -> int:
     report = Report(found.results, found.errors, args.strict, notices=tuple(notices(found.operators, config)))
     for error in report.errors:
         print(f"mcp-admission audit: {error}", file=sys.stderr)
-    if ("text", STDOUT) not in chosen:  # the text report's first lines: else json has no place for them
-        for notice in report.notices:
-            print(f"mcp-admission audit: notice: {notice}", file=sys.stderr)
     counts = ", ".join(f"{name} {count}" for name, count in found.read.items())
     total = f"{sum(found.read.values())} objects read in {where}" + (f" ({counts})" if counts else "")
     print(f"mcp-admission audit: {total}; {len(found.results)} MCP workloads", file=sys.stderr)

@@ -1,9 +1,9 @@
-"""The ToolHive operator's default Redis: read from its Deployment, said once at the top of the report when
-the configuration disagrees; and with toolhive.defaultSessionStorage set, no false session warnings."""
+"""The ToolHive operator's default Redis in a cluster: read from its Deployment, said once at the top of the
+audit's report when the configuration disagrees; and with toolhive.defaultSessionStorage set, no false
+session warnings."""
 
 from __future__ import annotations
 
-import copy
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -14,96 +14,20 @@ from typing import Any
 import pytest
 import yaml
 
-from mcp_admission.audit.operator import Operator, notices, toolhive_operator
-from mcp_admission.policies import PolicyConfig
-from mcp_admission.records import validate
 from tests.check.runner import Run
+from tests.check.toolhive_operator import operator_deployment, redis_env
 from tests.conftest import ControlPlane
 from tests.e2e.harness import Kubectl, Obj
 from tests.policies.toolhive_objects import ADVICE, EXAMPLES, NOT_SHARED, example
 
 from .conftest import audit, create, unique
-from .operator import operator_deployment, redis_env
 
 ADDR = "TOOLHIVE_DEFAULT_REDIS_ADDR"
 
 
-def configured(default: str) -> PolicyConfig:
-    return validate(PolicyConfig, {"toolhive": {"defaultSessionStorage": default}})
-
-
-def placed(deployment: Obj, namespace: str = "toolhive-system") -> Obj:
+def placed(deployment: Obj, namespace: str) -> Obj:
     deployment["metadata"]["namespace"] = namespace
     return deployment
-
-
-# --- reading the Deployment -------------------------------------------------------------------------
-
-
-def test_the_charts_operator_with_a_default_redis(toolhive: Path) -> None:
-    found = toolhive_operator(placed(operator_deployment(toolhive, redis_env(toolhive))))
-    assert found == Operator("toolhive-system", "toolhive-operator", f"{ADDR}=myredis:6379")
-
-
-def test_the_charts_operator_without_one(toolhive: Path) -> None:
-    found = toolhive_operator(placed(operator_deployment(toolhive)))
-    assert found == Operator("toolhive-system", "toolhive-operator", None)
-
-
-@pytest.mark.parametrize(
-    ("entries", "expected"),
-    [
-        ([{"name": ADDR, "value": ""}], None),  # empty: no default, as os.Getenv reads it
-        ([{"name": ADDR}], None),
-        (
-            [{"name": ADDR, "value": "a:6379"}, {"name": ADDR, "value": "b:6379"}],
-            f"{ADDR}=b:6379",
-        ),  # last wins
-        ([{"name": ADDR, "value": "a:6379"}, {"name": ADDR, "value": ""}], None),
-        (
-            [{"name": ADDR, "valueFrom": {"secretKeyRef": {"name": "redis", "key": "addr"}}}],
-            f"{ADDR} from Secret redis, key addr, not read",
-        ),
-        (
-            [{"name": ADDR, "valueFrom": {"configMapKeyRef": {"name": "redis", "key": "addr"}}}],
-            f"{ADDR} from ConfigMap redis, key addr, not read",
-        ),
-    ],
-)
-def test_the_address_as_the_operator_would_read_it(
-    toolhive: Path, entries: list[dict[str, Any]], expected: str | None
-) -> None:
-    found = toolhive_operator(placed(operator_deployment(toolhive, *entries)))
-    assert found is not None and found.default_redis == expected
-
-
-def test_what_is_not_the_operator(toolhive: Path) -> None:
-    deployment = placed(operator_deployment(toolhive, redis_env(toolhive)))
-    proxy = copy.deepcopy(deployment)  # something the operator made, with whatever environment
-    proxy["metadata"]["labels"] = {"toolhive": "true", "app.kubernetes.io/name": "mcpserver"}
-    assert toolhive_operator(proxy) is None
-    plain = copy.deepcopy(deployment)
-    plain["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "GOGC", "value": "75"}]
-    assert toolhive_operator(plain) is None
-    assert (
-        toolhive_operator({"kind": "Deployment", "spec": {"template": {"spec": {"containers": "x"}}}}) is None
-    )
-
-
-def test_notices_only_when_the_configuration_disagrees() -> None:
-    with_redis = Operator("toolhive-system", "toolhive-operator", f"{ADDR}=myredis:6379")
-    without = Operator("toolhive-system", "toolhive-operator", None)
-    assert notices([], configured("memory")) == notices([], configured("redis")) == []
-    assert notices([without], configured("memory")) == notices([with_redis], configured("redis")) == []
-    (said,) = notices([with_redis], configured("memory"))
-    assert said.startswith(
-        "ToolHive's operator (Deployment toolhive-system/toolhive-operator) has a default Redis "
-        f"({ADDR}=myredis:6379): resources without spec.sessionStorage share sessions through it"
-    )
-    assert said.endswith("set toolhive.defaultSessionStorage: redis in the configuration")
-    (said,) = notices([without], configured("redis"))
-    assert said.startswith("toolhive.defaultSessionStorage is redis, but ToolHive's operator (Deployment")
-    assert said.endswith("set toolhive.defaultSessionStorage: memory in the configuration")
 
 
 # --- in a cluster ---------------------------------------------------------------------------------

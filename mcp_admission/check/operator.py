@@ -3,10 +3,10 @@
 The operator reads TOOLHIVE_DEFAULT_REDIS_ADDR from its own environment (ToolHive e25de16,
 cmd/thv-operator/pkg/controllerutil/defaultredis.go: ReadDefaultRedisConfig; empty means none); its Helm
 chart sets it from operator.defaultRedis.addr or global.redis.host (deploy/charts/operator/templates/
-deployment.yaml), always beside TOOLHIVE_RUNNER_IMAGE. The audit lists Deployments anyway, so it reads
-both from them: no other object and no other permission. A value from a ConfigMap or Secret
-(`valueFrom`) is named, not read (reading it would need access to that object), and `envFrom` is not
-followed, for the same reason.
+deployment.yaml), always beside TOOLHIVE_RUNNER_IMAGE. The audit reads both from the Deployments it lists
+anyway (no other object, no other permission), `check` from those in its input (a rendered chart). A
+value from a ConfigMap or Secret (`valueFrom`) is named, not read (the audit would need access to that
+object), and `envFrom` is not followed, for the same reason.
 """
 
 from __future__ import annotations
@@ -67,8 +67,8 @@ def _address(entry: dict[str, Any] | None) -> str | None:
     return f"{ADDR_ENV}={value}" if isinstance(value, str) and value else None  # "": none, as in Go
 
 
-def toolhive_operator(deployment: dict[str, Any]) -> Operator | None:
-    """The Deployment as ToolHive's operator, or None when it is not one."""
+def toolhive_operator(deployment: dict[str, Any], namespace: str) -> Operator | None:
+    """The Deployment (in `namespace`) as ToolHive's operator, or None when it is not one."""
     metadata = mapping(deployment.get("metadata"))
     labels = mapping(metadata.get("labels"))
     if labels.get(TOOLHIVE_LABEL) == "true" or labels.get(APP_NAME_LABEL) in TOOLHIVE_APP_NAMES:
@@ -78,8 +78,7 @@ def toolhive_operator(deployment: dict[str, Any]) -> Operator | None:
     for container in containers if isinstance(containers, list) else ():
         env = _env(mapping(container))
         if OPERATOR_ENV & env.keys():
-            namespace, name = str(metadata.get("namespace")), str(metadata.get("name"))
-            return Operator(namespace, name, _address(env.get(ADDR_ENV)))
+            return Operator(namespace, str(metadata.get("name")), _address(env.get(ADDR_ENV)))
     return None
 
 
@@ -88,7 +87,7 @@ def _names(operators: list[Operator]) -> str:
 
 
 def notices(operators: list[Operator], config: PolicyConfig) -> list[str]:
-    """What the audit says at the top of its report when the configuration and the operator disagree."""
+    """What the report says first when the configuration and the operator disagree (audit, check)."""
     default = config.toolhive.default_session_storage
     with_redis = [o for o in operators if o.default_redis is not None]
     without = [o for o in operators if o.default_redis is None]
