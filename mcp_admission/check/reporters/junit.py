@@ -1,6 +1,6 @@
 """junit: a testsuite per input file, a testcase per object; denials (and warnings under --strict) are
 failures, unusable input is an error, anything else said about an object goes to its system-out.
-Notices about the whole run (audit) come first, as properties of a testsuite named `notices` with no
+Notices about the whole run come first, as properties of a testsuite named `notices` with no
 testcase (counted as no test)."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """sarif: SARIF 2.1.0 as GitHub code scanning accepts it (rules with short descriptions, results with
 a rule, a level, a message and a file-relative location with a start line). Notices about the whole run
-(audit) are the run's invocations[0].toolConfigurationNotifications."""
+are the run's invocations[0].toolConfigurationNotifications."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ..report import Report, label, patch_summary
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INPUT_RULE = "invalid-input"  # not a policy: input the check could not read
-NOTICE = "configuration"  # a notice about the whole run (audit): the configuration and the cluster disagree
+NOTICE = "configuration"  # a notice about the whole run: the configuration and the operator disagree
 
 
 def _version() -> str:

@@ -1,4 +1,4 @@
-"""text: `notice: ...` lines about the whole run (audit) first, then one line per finding,
+"""text: `notice: ...` lines about the whole run first, then one line per finding,
 `file:line kind/namespace/name policy: message`, then a summary."""
 
 from __future__ import annotations
