@@ -86,6 +86,7 @@ class _Progress:
 def run(args: argparse.Namespace) -> int:
     # Imported here, when auditing: the other subcommands need none of the kubernetes client.
     from mcp_admission.audit.auditor import audit
+    from mcp_admission.check.operator import notices
     from mcp_admission.kube import Kube, KubeError, api_client
 
     try:
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.clear()
-    report = Report(found.results, found.errors, args.strict)
+    report = Report(found.results, found.errors, args.strict, notices=tuple(notices(found.operators, config)))
     for error in report.errors:
         print(f"mcp-admission audit: {error}", file=sys.stderr)
     counts = ", ".join(f"{name} {count}" for name, count in found.read.items())

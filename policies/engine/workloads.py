@@ -60,6 +60,9 @@ class Workload(NamedTuple):
     labels: dict[str, Any]
     transport: str | None  # None when nothing says (CRs carry it in spec; see policies)
     skipped: frozenset[str]  # policy IDs the object opted out of with SKIP_ANNOTATION ("*" for all)
+    # ToolHive's resources: where the operator keeps sessions that spec.sessionStorage does not place
+    # (the configuration's toolhive.defaultSessionStorage; see session_storage.sessions_in_redis).
+    default_session_storage: str = "memory"
 
 
 def mapping(value: JSON) -> dict[str, Any]:
