@@ -50,6 +50,9 @@ release filled in where not set, and the release's namespace among excludedNames
     "caSecretName" (printf "%s-ca" $full)
     "mutatingWebhookConfiguration" $full
     "validatingWebhookConfiguration" $full) -}}
+{{- if ne $certs.namespace .Release.Namespace -}}
+{{- fail (printf "config.certs.namespace: %q, but this release installs the webhook's Service and Secrets in its own namespace %q: leave it unset (or install with -n %s)" $certs.namespace .Release.Namespace $certs.namespace) -}}
+{{- end -}}
 {{- $_ := set $c "certs" $certs -}}
 {{- $reconciler := merge (get $c "reconciler" | default dict) (dict
     "leaseName" (printf "%s-reconciler" $full)
