@@ -144,6 +144,13 @@ def test_default_values_install_what_the_overlay_installs(
         assert obj == overlay_objs[key], key
 
 
+def test_the_conditions_follow_the_kubernetes_version() -> None:
+    """matchConditions are GA from 1.30: before it, the legacy configurations."""
+    for version, conditions in (("1.29.9", False), ("1.30.0", True)):
+        for obj in rendered_webhooks(template(None, version)):
+            assert ("matchConditions" in obj["webhooks"][0]) is conditions, version
+
+
 def test_the_pdb_follows_the_kubernetes_version() -> None:
     for version, api in ((LEGACY, "policy/v1beta1"), ("1.21.0", "policy/v1"), (MODERN, "policy/v1")):
         (pdb,) = [o for o in template(None, version) if o["kind"] == "PodDisruptionBudget"]
