@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.conftest import IN_CI
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "charts" / "mcp-admission"
 TOOL = ROOT / "tools" / "helm"
-IN_CI = os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 # Labels the chart adds to deploy/'s (never to selectors).
 CHART_LABELS = frozenset(
     {

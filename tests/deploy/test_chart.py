@@ -199,6 +199,14 @@ def test_the_webhook_configurations_are_the_commands_for_any_configuration(
         assert rendered_webhooks(objs) == webhook_configurations(running, _names(running), legacy=legacy)
 
 
+@pytest.mark.parametrize("label", ["toolhive", "app.kubernetes.io/name", "example.com/mcp"])
+def test_an_opt_in_label_like_toolhives_own_renders_as_the_command_does(label: str) -> None:
+    """The engine keeps one copy of equal alternatives: `toolhive` as the opt-in label is ToolHive's."""
+    objs = template({"config": {"workloads": {"optInLabel": label}}})
+    running = validate(Config, config_of(objs))
+    assert rendered_webhooks(objs) == webhook_configurations(running, _names(running))
+
+
 def test_a_configuration_that_sets_the_names_keeps_them() -> None:
     values = {"config": {"certs": {"service": "admission", "namespace": "tenant"}, "excludedNamespaces": []}}
     objs = template(values, MODERN, "tenant")
