@@ -272,6 +272,29 @@ def test_the_values_reach_the_pods() -> None:
         assert objs[kind, "mcp-admission"]["webhooks"][0]["failurePolicy"] == "Fail"
 
 
+def _within(given: Any, running: Any, path: str = "config") -> None:
+    """Every key `given` sets has that value in `running`."""
+    if isinstance(given, dict):
+        for key, value in given.items():
+            assert key in running, f"{path}.{key} is not in the pods' configuration"
+            _within(value, running[key], f"{path}.{key}")
+    else:
+        assert given == running, path
+
+
+def test_every_configuration_key_set_is_what_the_pods_run_with() -> None:
+    values = CHART / "ci" / "config-values.yaml"
+    objs = template(None, MODERN, "tenant", files=[values])
+    running = config_of(objs)
+    given = yaml.safe_load(values.read_text())["config"]
+    given["excludedNamespaces"] = [*given["excludedNamespaces"], "tenant"]  # the release's, always
+    _within(given, running)
+    validate(Config, running)
+    pods = by_kind(objs)["Deployment", "admission-webhook"]["spec"]["template"]["spec"]
+    (webhook,) = pods["containers"]
+    assert {p["name"]: p["containerPort"] for p in webhook["ports"]} == {"https": 9443, "metrics": 9090}
+
+
 def test_a_changed_configuration_changes_the_pods_checksum() -> None:
     def checksums(values: Obj | None) -> set[str]:
         return {
