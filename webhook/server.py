@@ -1,4 +1,5 @@
-"""Running the webhook: uvicorn over TLS with a hot-reloaded certificate, plus a plain-HTTP metrics port."""
+"""Running the webhook: uvicorn over TLS with a hot-reloaded certificate, plus a plain-HTTP port for metrics
+and probes on the same event loop (no thread per connection); both with webhook.protocol's limits."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from prometheus_client import CollectorRegistry
 
 from mcp_admission.certs.metrics import CertMetrics
 from mcp_admission.certs.reload import CertReloader
-from mcp_admission.metrics import serve_metrics
 from mcp_admission.policies import ALL_POLICIES, PolicyConfig
 from mcp_admission.policies.engine.policy import Policy
-from mcp_admission.webhook.app import create_app
+from mcp_admission.webhook.app import MetricsApp, create_app
+from mcp_admission.webhook.listener import GuardedServer
 from mcp_admission.webhook.metrics import WebhookMetrics
+from mcp_admission.webhook.protocol import Limits
 from mcp_admission.webhook.settings import WebhookSettings
 
 log = logging.getLogger("mcp_admission.webhook")
@@ -48,23 +50,19 @@ class WebhookServer:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.cert_metrics = cert_metrics or CertMetrics(self.registry)
         self.reloader: CertReloader | None = None
-        metrics = WebhookMetrics(self.registry)
+        self.limits = Limits(settings.max_head_bytes, settings.request_timeout, settings.max_connections)
+        self.metrics_limits = Limits(
+            settings.max_head_bytes, settings.request_timeout, settings.metrics_max_connections
+        )
+        metrics = WebhookMetrics(self.registry, {"admission": self.limits, "metrics": self.metrics_limits})
         app = create_app(config, settings, policies=policies, ready=self.ready, metrics=metrics)
-        self.uvicorn = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host=settings.host,
-                port=settings.port,
-                ssl_certfile=settings.cert_file,
-                ssl_keyfile=settings.key_file,
-                http="httptools",
-                lifespan="off",
-                log_config=None,  # the process's JSON logging (webhook.logs) applies
-                access_log=False,  # one structured line per decision instead
-                server_header=False,
-                proxy_headers=False,  # the apiserver calls us directly: no X-Forwarded-* to trust
-                timeout_graceful_shutdown=settings.grace_period,
-            )
+        self.uvicorn = GuardedServer(
+            _config(app, settings, settings.port, ssl=True), self.limits, settings.handshake_timeout
+        )
+        self.metrics_server = GuardedServer(
+            _config(MetricsApp(self.registry, self.ready), settings, settings.metrics_port, ssl=False),
+            self.metrics_limits,
+            handshake_timeout=None,
         )
 
     def ready(self) -> bool:
@@ -72,7 +70,8 @@ class WebhookServer:
 
     @property
     def started(self) -> bool:
-        return self.uvicorn.started
+        metrics_started = self.metrics_server.started or not self.settings.metrics_port
+        return self.uvicorn.started and metrics_started
 
     def stop(self) -> None:
         """Begin a graceful shutdown (what SIGTERM does); safe to call from another thread."""
@@ -91,19 +90,39 @@ class WebhookServer:
             interval=self.settings.cert_reload_interval,
         )
         self.reloader.reload()
-        stop_metrics = None
-        if self.settings.metrics_port:
-            stop_metrics = serve_metrics(self.settings.metrics_port, self.settings.host, self.registry)
         tasks = [asyncio.create_task(self.reloader.run(), name="cert-reloader")]
         tasks += [asyncio.create_task(companion()) for companion in self.companions]
+        metrics = None
+        if self.settings.metrics_port:
+            metrics = asyncio.create_task(self.metrics_server.serve_beside(), name="metrics")
         try:
             await self.uvicorn.serve()
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if stop_metrics is not None:
-                stop_metrics()
+            if metrics is not None:
+                self.metrics_server.should_exit = True
+                await metrics
+
+
+def _config(app: Any, settings: WebhookSettings, port: int, *, ssl: bool) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=port,
+        ssl_certfile=settings.cert_file if ssl else None,
+        ssl_keyfile=settings.key_file if ssl else None,
+        http="httptools",  # the class uvicorn would use; GuardedServer makes GuardedProtocols
+        lifespan="off",
+        log_config=None,  # the process's JSON logging (webhook.logs) applies
+        access_log=False,  # one structured line per decision instead
+        server_header=False,
+        date_header=ssl,  # Prometheus and probes do not read it
+        proxy_headers=False,  # the apiserver calls us directly: no X-Forwarded-* to trust
+        timeout_keep_alive=settings.idle_timeout,  # type: ignore[arg-type]  # a float works (call_later)
+        timeout_graceful_shutdown=settings.grace_period,
+    )
 
 
 def run_until_stopped(server: WebhookServer) -> None:
