@@ -6,7 +6,6 @@ the engine, answer. Measured against a bare ASGI callable in bench/webhook/.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from time import perf_counter
@@ -16,7 +15,6 @@ import orjson
 
 from mcp_admission.policies import ALLOW, Phase, PolicyConfig, Request, decide
 from mcp_admission.policies.engine.policy import Policy
-from mcp_admission.webhook.budget import BodyBudget
 from mcp_admission.webhook.decision_log import DecisionLog
 from mcp_admission.webhook.metrics import WebhookMetrics
 from mcp_admission.webhook.review import (
@@ -87,7 +85,6 @@ class AdmissionHandler:
         policies: Sequence[Policy[Any]],
         max_body_bytes: int,
         metrics: WebhookMetrics,
-        budget: BodyBudget | None = None,
     ) -> None:
         self.metrics = metrics
         self.config = config
@@ -95,7 +92,6 @@ class AdmissionHandler:
         # (see decide.py's enum reads for the instructions this saves).
         self.policies = {phase: tuple(p for p in policies if p.phase is phase) for phase in Phase}
         self.max_body_bytes = max_body_bytes
-        self.budget = budget or BodyBudget(max_body_bytes)
 
     async def __call__(self, phase: Phase, scope: Scope, receive: Receive, send: Send) -> None:
         start = perf_counter()
@@ -115,25 +111,15 @@ class AdmissionHandler:
             message = f"content type must be application/json, not {content_type.decode('latin-1')!r}"
             await _respond(send, 415, problem(message), _CLOSE)
             return
-        if length > self.max_body_bytes:
-            await self._too_large(send)
-            return
-        lease = self.budget.reserve(length if length >= 0 else self.max_body_bytes)
         try:
+            if length > self.max_body_bytes:
+                raise _TooLarge
             body = await _read_body(receive, self.max_body_bytes)
         except _TooLarge:
-            await self._too_large(send)
+            self.metrics.rejected.labels("too_large").inc()
+            message = f"request body larger than {self.max_body_bytes} bytes"
+            await _respond(send, 413, problem(message), _CLOSE)
             return
-        except asyncio.CancelledError:
-            if not lease.evicted:
-                raise
-            lease.task.uncancel()  # cut to make room for another body: answer, do not die
-            self.metrics.rejected.labels("body_budget").inc()
-            message = "too many request bodies in flight; this one was the slowest"
-            await _respond(send, 503, problem(message), _CLOSE)
-            return
-        finally:
-            lease.release()
         if body is None:
             return  # the client went away: nobody to answer
         try:
@@ -144,10 +130,6 @@ class AdmissionHandler:
             return
         status, answer = self._answer(phase, review, start)
         await _respond(send, status, answer)
-
-    async def _too_large(self, send: Send) -> None:
-        self.metrics.rejected.labels("too_large").inc()
-        await _respond(send, 413, problem(f"request body larger than {self.max_body_bytes} bytes"), _CLOSE)
 
     def _answer(self, phase: Phase, review: Any, start: float) -> tuple[int, bytes]:
         uid: str | None = None

@@ -14,7 +14,6 @@ from pydantic import BaseModel
 from mcp_admission.policies import ALL_POLICIES, PolicyConfig
 from mcp_admission.policies.engine.policy import Policy
 from mcp_admission.webhook.admission import PATHS, AdmissionHandler, Receive, Scope, Send
-from mcp_admission.webhook.budget import BodyBudget
 from mcp_admission.webhook.metrics import WebhookMetrics
 from mcp_admission.webhook.schema import admission_openapi
 from mcp_admission.webhook.settings import WebhookSettings
@@ -86,8 +85,7 @@ def create_app(
     Without `metrics`, it counts on a registry of its own."""
     settings = settings or WebhookSettings()
     metrics = metrics or WebhookMetrics(CollectorRegistry())
-    budget = BodyBudget(settings.max_inflight_body_bytes)
-    handler = AdmissionHandler(config, policies, settings.max_body_bytes, metrics, budget)
+    handler = AdmissionHandler(config, policies, settings.max_body_bytes, metrics)
     return WebhookApp(handler, _management_app(ready))
 
 

@@ -12,11 +12,11 @@ import socket
 import sys
 
 import uvicorn
-STARTUP_FAILURE = 3  # uvicorn.server.STARTUP_FAILURE: the exit status uvicorn gives a failed start
 
 from mcp_admission.webhook.protocol import GuardedProtocol, Limits
 
 log = logging.getLogger("mcp_admission.webhook")
+STARTUP_FAILURE = 3  # uvicorn.server.STARTUP_FAILURE: the exit status uvicorn gives a failed start
 
 
 class GuardedServer(uvicorn.Server):

@@ -148,7 +148,7 @@ class WebhookMetrics:
         self.rejected = Counter(
             "mcp_admission_rejected_requests",
             "Request bodies rejected before the engine, by reason.",
-            ["reason"],  # not_json, not_admission_review, content_type, too_large, method, body_budget
+            ["reason"],  # not_json, not_admission_review, content_type, too_large, method
             registry=registry,
         )
         self.decisions = DecisionMetrics()

@@ -12,7 +12,8 @@ starts only after a response), nor the number of connections. Here, per connecti
 
 and across connections, at most `max_connections` are open after their TLS handshake: one more
 closes the one that has waited longest for a complete request (idle or sending slowly), never one
-whose request the application is answering; with none to close, the newcomer is closed at once.
+whose request the application is answering; with none to close, the newcomer is closed at once. Bodies
+being read share one budget (webhook.budget).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from mcp_admission.webhook.budget import BodyBudget
 from mcp_admission.webhook.review import problem
 
 log = logging.getLogger("mcp_admission.webhook")
@@ -39,6 +41,8 @@ class Limits:
     max_head_bytes: int
     request_timeout: float
     max_connections: int
+    max_body_bytes: int
+    budget: BodyBudget
     # Connections by state; a protocol moves itself between these.
     open: set[GuardedProtocol] = field(default_factory=set)
     cut: dict[str, int] = field(default_factory=dict)  # reason -> connections closed by a limit
@@ -86,23 +90,37 @@ class GuardedProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self.waiting_since = monotonic()
         if not self.limits.admit(self):
-            transport.close()
+            transport.abort()
             return
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.limits.open.discard(self)
-        self._disarm()
+        self._forget()
         super().connection_lost(exc)
 
     def close(self) -> None:
-        """Closed by a limit: the request being read, if any, ends as a disconnect for the application."""
-        self._disarm()
+        """Closed by a limit: the request being read, if any, ends as a disconnect for the application.
+
+        Aborted, not closed: a TLS close waits up to 30 s for the client's close_notify, keeping this
+        connection's buffers (hundreds of KiB under a flood of bodies) all that time. What was written
+        before (the answer saying why) has been handed to the socket already."""
+        self._forget()
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.disconnected = True
             self.cycle.message_event.set()
+        self.transport.abort()
+
+    def _forget(self) -> None:
         self.limits.open.discard(self)
-        self.transport.close()
+        self.limits.budget.release(self)
+        self._disarm()
+
+    def cut_body(self) -> None:
+        self.limits.count("body_budget")
+        if self.cycle is None or not self.cycle.response_started:
+            self._refuse(503, "too many request bodies in flight; this one was the slowest")
+        else:
+            self.close()
 
     # Deadline of the request being read
 
@@ -178,9 +196,22 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self.in_head = False
         super().on_headers_complete()
+        size = self._body_size()
+        if size:
+            self.limits.budget.reserve(self, size)
+
+    def _body_size(self) -> int:
+        """What the body may take: its declared length, or the most a body may be when it is chunked."""
+        for name, value in self.headers:
+            if name == b"content-length":
+                return min(int(value), self.limits.max_body_bytes) if value.isdigit() else 0
+            if name == b"transfer-encoding":
+                return self.limits.max_body_bytes
+        return 0
 
     def on_message_complete(self) -> None:
         self._disarm()
+        self.limits.budget.release(self)
         self.busy = True
         self.in_head = True
         self.head_bytes = 0

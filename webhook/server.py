@@ -4,6 +4,7 @@ and probes on the same event loop (no thread per connection); both with webhook.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import signal
 from collections.abc import Callable, Coroutine, Sequence
@@ -18,6 +19,7 @@ from mcp_admission.certs.reload import CertReloader
 from mcp_admission.policies import ALL_POLICIES, PolicyConfig
 from mcp_admission.policies.engine.policy import Policy
 from mcp_admission.webhook.app import MetricsApp, create_app
+from mcp_admission.webhook.budget import BodyBudget
 from mcp_admission.webhook.listener import GuardedServer
 from mcp_admission.webhook.metrics import WebhookMetrics
 from mcp_admission.webhook.protocol import Limits
@@ -50,10 +52,8 @@ class WebhookServer:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.cert_metrics = cert_metrics or CertMetrics(self.registry)
         self.reloader: CertReloader | None = None
-        self.limits = Limits(settings.max_head_bytes, settings.request_timeout, settings.max_connections)
-        self.metrics_limits = Limits(
-            settings.max_head_bytes, settings.request_timeout, settings.metrics_max_connections
-        )
+        self.limits = _limits(settings, settings.max_connections)
+        self.metrics_limits = _limits(settings, settings.metrics_max_connections)
         metrics = WebhookMetrics(self.registry, {"admission": self.limits, "metrics": self.metrics_limits})
         app = create_app(config, settings, policies=policies, ready=self.ready, metrics=metrics)
         self.uvicorn = GuardedServer(
@@ -106,6 +106,16 @@ class WebhookServer:
                 await metrics
 
 
+def _limits(settings: WebhookSettings, max_connections: int) -> Limits:
+    return Limits(
+        max_head_bytes=settings.max_head_bytes,
+        request_timeout=settings.request_timeout,
+        max_connections=max_connections,
+        max_body_bytes=settings.max_body_bytes,
+        budget=BodyBudget(settings.max_inflight_body_bytes),
+    )
+
+
 def _config(app: Any, settings: WebhookSettings, port: int, *, ssl: bool) -> uvicorn.Config:
     return uvicorn.Config(
         app,
@@ -125,8 +135,27 @@ def _config(app: Any, settings: WebhookSettings, port: int, *, ssl: bool) -> uvi
     )
 
 
+def return_large_buffers_to_the_system() -> None:
+    """Have glibc map every allocation of 128 KiB or more on its own and unmap it when freed.
+
+    Its default raises that threshold to the largest block freed so far (up to 32 MiB): after one 3 MiB
+    body, later bodies come from the heap, whose freed pages the process keeps. Under a flood of large
+    bodies (issue 23) that doubled the peak RSS for the same bytes in flight (bench/webhook/hostile.py).
+    A review of the apiserver is a few KiB: below the threshold, unaffected.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+    except (OSError, AttributeError):  # not glibc: its own policy applies
+        pass
+
+
+M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+
+
 def run_until_stopped(server: WebhookServer) -> None:
     """Serve in this (main) thread on uvloop until SIGTERM/SIGINT, then return after a graceful shutdown."""
+    return_large_buffers_to_the_system()
     # uvicorn handles SIGTERM/SIGINT while serving, then re-raises the signal to the handler that was
     # installed before it; with the default one the process would die by SIGTERM instead of exiting 0.
     # This one also covers a signal that arrives during startup.
