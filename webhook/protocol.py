@@ -32,6 +32,7 @@ from mcp_admission.webhook.budget import BodyBudget
 from mcp_admission.webhook.review import problem
 
 log = logging.getLogger("mcp_admission.webhook")
+LINGER = 0.5  # seconds a connection closed by a limit may take to receive its answer (Go: 500 ms)
 
 
 @dataclass
@@ -83,6 +84,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self.busy = False  # the application has a complete request: never evicted
         self.waiting_since = monotonic()
         self.deadline: asyncio.TimerHandle | None = None
+        self.lost = False
 
     # Connection
 
@@ -95,20 +97,28 @@ class GuardedProtocol(HttpToolsProtocol):
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
         self._forget()
         super().connection_lost(exc)
 
     def close(self) -> None:
         """Closed by a limit: the request being read, if any, ends as a disconnect for the application.
 
-        Aborted, not closed: a TLS close waits up to 30 s for the client's close_notify, keeping this
-        connection's buffers (hundreds of KiB under a flood of bodies) all that time. What was written
-        before (the answer saying why) has been handed to the socket already."""
+        Closed, then aborted after LINGER if the client has not finished the TLS close by then. Aborting
+        at once would lose the answer saying why (a reset discards what the client has not read yet; Go
+        lingers 500 ms for this); a plain TLS close waits up to 30 s for the client's close_notify, with
+        this connection's buffers (hundreds of KiB under a flood of bodies) kept all that time."""
         self._forget()
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.disconnected = True
             self.cycle.message_event.set()
-        self.transport.abort()
+            self.cycle.body = bytearray()
+        self.transport.close()
+        self.loop.call_later(LINGER, self._abort)
+
+    def _abort(self) -> None:
+        if not self.lost:
+            self.transport.abort()
 
     def _forget(self) -> None:
         self.limits.open.discard(self)

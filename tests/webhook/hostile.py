@@ -238,7 +238,7 @@ async def _connect(server: Server, tls: bool = True) -> tuple[asyncio.StreamRead
     return await asyncio.open_connection("127.0.0.1", server.port)
 
 
-async def _answer_then_eof(reader: asyncio.StreamReader, within: float) -> tuple[int | None, bool]:
+async def answer_then_eof(reader: asyncio.StreamReader, within: float) -> tuple[int | None, bool]:
     """(status of the first answer or None, whether the server then closed) within `within` seconds."""
     status = None
     try:
@@ -285,7 +285,7 @@ async def endless_head(server: Server, kind: str, total: int, within: float) -> 
     reader, writer = await _connect(server)
     outcome = Outcome()
     sender = asyncio.create_task(_send_stream(writer, head, chunk, total))
-    status, closed = await _answer_then_eof(reader, within)
+    status, closed = await answer_then_eof(reader, within)
     sender.cancel()
     outcome.saw(status)
     outcome.closed += closed
@@ -321,7 +321,7 @@ async def held_bodies(server: Server, connections: int, body_bytes: int, within:
                     await writer.drain()
 
         sender = asyncio.create_task(trickle())
-        status, closed = await _answer_then_eof(reader, within)
+        status, closed = await answer_then_eof(reader, within)
         sender.cancel()
         outcome.saw(status)
         outcome.closed += closed
@@ -352,7 +352,7 @@ async def slowloris(server: Server, connections: int, within: float, tls: bool =
                     await asyncio.sleep(1)
 
         sender = asyncio.create_task(trickle()) if tls else None
-        status, closed = await _answer_then_eof(reader, within)
+        status, closed = await answer_then_eof(reader, within)
         if sender is not None:
             sender.cancel()
         outcome.saw(status)
@@ -374,7 +374,7 @@ async def idle_connections(server: Server, connections: int, port: int, hold: fl
         except ConnectionError:
             outcome.closed += 1
             return
-        status, closed = await _answer_then_eof(reader, hold)
+        status, closed = await answer_then_eof(reader, hold)
         outcome.saw(status)
         outcome.closed += closed
         outcome.open_at_end += not closed
@@ -401,7 +401,7 @@ async def handshake_flood(server: Server, connections: int, rounds: int) -> Outc
         except (ConnectionError, ssl.SSLError, TimeoutError):
             outcome.closed += 1
             return
-        status, closed = await _answer_then_eof(reader, 30)
+        status, closed = await answer_then_eof(reader, 30)
         outcome.saw(status)
         outcome.closed += closed
         await _close(writer)
