@@ -1,17 +1,27 @@
-"""A uvicorn server whose connections are GuardedProtocols and whose TLS handshakes have a deadline.
+"""A uvicorn server whose connections are GuardedProtocols, with TLS handshakes bounded in time and number.
 
-uvicorn creates its listener with neither a protocol that takes our limits nor `ssl_handshake_timeout`
-(the loop's default is 60 s): `startup` does what uvicorn's does for a host and port, with both.
+uvicorn creates its listener with neither a protocol that takes our limits nor a handshake deadline
+(the loop's default is 60 s): `startup` does what uvicorn's does for a host and port, with both. The
+listener accepts plain TCP and puts the loop's own TLS protocol in front of each connection itself (as
+the loop would): so a connection is ours from accept, and the ones still in their handshake can be
+counted and closed. With TLS inside the loop's listener they would be out of reach
+until the handshake ends, and a flood of connections that never start it held ~50 KiB each for the
+whole deadline (bench/webhook/hostile.py: 2,000 of them, 170 MiB).
 """
 
 from __future__ import annotations
 
 import asyncio
+import asyncio.sslproto
 import logging
 import socket
+import ssl
 import sys
+from typing import Any
 
 import uvicorn
+import uvloop
+import uvloop.loop
 
 from mcp_admission.webhook.protocol import GuardedProtocol, Limits
 
@@ -33,7 +43,10 @@ class GuardedServer(uvicorn.Server):
         config = self.config
 
         def create_protocol() -> asyncio.Protocol:
-            return GuardedProtocol(config, self.server_state, self.lifespan.state, self.limits)
+            protocol = GuardedProtocol(config, self.server_state, self.lifespan.state, self.limits)
+            if config.ssl is None:
+                return protocol
+            return Handshake(protocol, config.ssl, self.limits, self.handshake_timeout)
 
         loop = asyncio.get_running_loop()
         try:
@@ -41,9 +54,7 @@ class GuardedServer(uvicorn.Server):
                 create_protocol,
                 host=config.host,
                 port=config.port,
-                ssl=config.ssl,
                 backlog=config.backlog,
-                ssl_handshake_timeout=self.handshake_timeout if config.ssl else None,
             )
         except OSError as exc:
             log.error("cannot listen on %s:%d: %s", config.host, config.port, exc)
@@ -68,3 +79,53 @@ class GuardedServer(uvicorn.Server):
         await self.startup()
         await self.main_loop()
         await self.shutdown()
+
+
+class Handshake(asyncio.Protocol):
+    """An accepted connection: puts the loop's own TLS protocol in front of `app` at once, as the loop
+    does for a listener with TLS, and keeps count until the handshake ends.
+
+    At most `limits.max_handshakes` at once: one more closes the one that has been at it longest (an
+    apiserver's handshake takes milliseconds); each has `timeout` seconds."""
+
+    def __init__(
+        self, app: GuardedProtocol, context: ssl.SSLContext, limits: Limits, timeout: float | None
+    ) -> None:
+        self.app = app
+        self.context = context
+        self.limits = limits
+        self.timeout = timeout
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        loop = asyncio.get_running_loop()
+        self.transport = transport
+        done = loop.create_future()
+        done.add_done_callback(self._done)
+        # Before this returns: the loop starts reading right after, and the first bytes are the TLS hello.
+        tls = _ssl_protocol(loop)(
+            loop, self.app, self.context, done, server_side=True, ssl_handshake_timeout=self.timeout
+        )
+        transport.set_protocol(tls)
+        tls.connection_made(transport)
+        handshaking = self.limits.handshaking
+        handshaking[self] = None
+        if len(handshaking) > self.limits.max_handshakes:
+            oldest = next(iter(handshaking))
+            handshaking.pop(oldest)
+            self.limits.count("handshakes")
+            assert oldest.transport is not None
+            oldest.transport.abort()
+
+    def _done(self, done: asyncio.Future[None]) -> None:
+        self.limits.handshaking.pop(self, None)
+        if not done.cancelled() and done.exception() is not None and self.transport is not None:
+            self.transport.abort()  # a failed or timed-out handshake: nothing to say to the client
+
+
+def _ssl_protocol(loop: asyncio.AbstractEventLoop) -> Any:
+    """The loop's own TLS protocol class (what its create_server and start_tls use): uvloop's in the
+    server, asyncio's under the tests' plain loop. Same constructor."""
+    if isinstance(loop, uvloop.Loop):
+        return uvloop.loop.SSLProtocol  # type: ignore[attr-defined]
+    return asyncio.sslproto.SSLProtocol

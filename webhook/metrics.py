@@ -125,7 +125,8 @@ class ConnectionMetrics(Collector):
         cut = CounterMetricFamily(
             "mcp_admission_connections_cut",
             "Connections closed by a limit: head (too large), timeout (request not complete in time), "
-            "evicted (oldest waiting one, for a newcomer), connections (all busy: the newcomer).",
+            "evicted (oldest waiting one, for a newcomer), connections (all busy: the newcomer), "
+            "body_budget (slowest body, for another), handshakes (oldest TLS handshake, for a newcomer).",
             labels=["listener", "reason"],
         )
         for name, limits in self.listeners.items():

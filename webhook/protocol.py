@@ -44,8 +44,10 @@ class Limits:
     max_connections: int
     max_body_bytes: int
     budget: BodyBudget
+    max_handshakes: int = 0  # TLS handshakes under way at once (webhook.listener)
     # Connections by state; a protocol moves itself between these.
     open: set[GuardedProtocol] = field(default_factory=set)
+    handshaking: dict[Any, None] = field(default_factory=dict)  # oldest first
     cut: dict[str, int] = field(default_factory=dict)  # reason -> connections closed by a limit
 
     def count(self, reason: str) -> None:

@@ -113,6 +113,7 @@ def _limits(settings: WebhookSettings, max_connections: int) -> Limits:
         max_connections=max_connections,
         max_body_bytes=settings.max_body_bytes,
         budget=BodyBudget(settings.max_inflight_body_bytes),
+        max_handshakes=settings.max_handshakes,
     )
 
 

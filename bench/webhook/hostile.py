@@ -9,7 +9,9 @@ ports and certificate paths changed. Printed per attack: the server's peak RSS (
 Deployment's memory limit), its threads at the end, the legitimate reviews (sent, share answered within
 the webhook configurations' timeoutSeconds, p50/p99), and what the server did to the attacking
 connections (answers by status, connections it closed, connections still open when the attack stopped
-waiting). `--scale` multiplies connection counts and bytes (0.25 for a quick look).
+waiting), and how many kubelet-like probes (a new connection, 1 s timeout, every 0.5 s) failed on the
+admission port and on the metrics port. `--scale` multiplies connection counts and bytes (0.25: a quick
+look).
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def run_one(name: str, attack: Attack, root: Path, python: str, timeout: float) 
         tempfile.TemporaryDirectory(prefix=f"hostile-{name}-") as directory,
         hostile.shipped_server(Path(directory), root, python) as server,
     ):
-        with hostile.legit_beside(server, timeout) as legit:
+        with hostile.beside(server, timeout) as (legit, probes):
             time.sleep(0.5)  # a few reviews before the attack
             started = time.monotonic()
             outcome = asyncio.run(attack(server, timeout))
@@ -89,6 +91,7 @@ def run_one(name: str, attack: Attack, root: Path, python: str, timeout: float) 
             "threads": server.status("Threads") if alive else 0,
             "alive": alive,
             "legit": legit,
+            "probes": probes,
             "outcome": outcome,
             "seconds": seconds,
         }
@@ -115,7 +118,7 @@ def main() -> int:
         if args.only and name not in args.only:
             continue
         r = run_one(name, attack, args.root, args.python, timeout)
-        legit, outcome = r["legit"], r["outcome"]
+        legit, outcome, probes = r["legit"], r["outcome"], r["probes"]
         rss = f"{r['rss'] / MIB:.0f} MiB" if r["alive"] else "DIED"
         statuses = ", ".join(f"{status}×{count}" for status, count in sorted(outcome.statuses.items()))
         print(
@@ -123,7 +126,8 @@ def main() -> int:
             f"{legit.within_timeout():>8.1%} {legit.quantile(0.5) * 1000:>7.1f} "
             f"{legit.quantile(0.99) * 1000:>7.1f}  "
             f"answers [{statuses}], closed by server {outcome.closed}, open at end {outcome.open_at_end} "
-            f"({r['seconds']:.1f} s, {legit.sent} legit)",
+            f"({r['seconds']:.1f} s, {legit.sent} legit); probes failed of {probes.sent}: "
+            f"https {probes.failed['https']}, metrics port {probes.failed['metrics']}",
             flush=True,
         )
         if legit.failures:

@@ -204,6 +204,49 @@ class Legit:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q * 100) - 1]
 
 
+@dataclass
+class Probes:
+    """The kubelet's probes: GET /readyz on a new connection every `period` s, failing after `timeout`
+    (the probes' default timeoutSeconds), on the admission port (HTTPS) and on the metrics port."""
+
+    server: Server
+    period: float = 0.5
+    timeout: float = 1.0
+    failed: dict[str, int] = field(default_factory=lambda: {"https": 0, "metrics": 0})
+    sent: int = 0
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        urls = {
+            "https": f"https://127.0.0.1:{self.server.port}/readyz",
+            "metrics": f"http://127.0.0.1:{self.server.metrics_port}/readyz",
+        }
+        while not self.stop.wait(self.period):
+            self.sent += 1
+            for port, url in urls.items():
+                try:
+                    ok = httpx.get(url, verify=self.server.context(), timeout=self.timeout).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                self.failed[port] += not ok
+
+
+@contextlib.contextmanager
+def beside(server: Server, timeout: float) -> Iterator[tuple[Legit, Probes]]:
+    """A legitimate client and the kubelet's probes, running until the block ends."""
+    legit, probes = Legit(server, timeout), Probes(server)
+    threads = [threading.Thread(target=part.run, daemon=True) for part in (legit, probes)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield legit, probes
+    finally:
+        legit.stop.set()
+        probes.stop.set()
+        for thread in threads:
+            thread.join(timeout + 5)
+
+
 @contextlib.contextmanager
 def legit_beside(server: Server, timeout: float) -> Iterator[Legit]:
     legit = Legit(server, timeout)

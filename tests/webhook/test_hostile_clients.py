@@ -29,6 +29,7 @@ REQUEST_TIMEOUT = float(SETTINGS["requestTimeout"])  # type: ignore[arg-type]
 HANDSHAKE_TIMEOUT = float(SETTINGS["handshakeTimeout"])  # type: ignore[arg-type]
 MAX_HEAD = int(SETTINGS["maxHeadBytes"])  # type: ignore[call-overload]
 MAX_CONNECTIONS = int(SETTINGS["maxConnections"])  # type: ignore[call-overload]
+MAX_HANDSHAKES = int(SETTINGS["maxHandshakes"])  # type: ignore[call-overload]
 METRICS_MAX_CONNECTIONS = int(SETTINGS["metricsMaxConnections"])  # type: ignore[call-overload]
 TIMEOUT_SECONDS = hostile.shipped_timeout_seconds()
 MEMORY_LIMIT = hostile.shipped_memory_limit()
@@ -110,12 +111,18 @@ def test_a_connection_that_sends_nothing_is_closed(server: Server) -> None:
     assert asyncio.run(silent()) == (408, True)
 
 
-def test_connections_that_never_start_tls_are_closed_at_the_handshake_deadline(
+def test_connections_that_never_start_tls_are_bounded_in_number_and_time(
     server: Server, legit: Legit
 ) -> None:
-    outcome = asyncio.run(hostile.slowloris(server, 200, within=HANDSHAKE_TIMEOUT + SLACK, tls=False))
-    assert outcome.closed == 200 and outcome.open_at_end == 0
+    """More than maxHandshakes connections that never start TLS: the oldest make room for newcomers (the
+    legitimate client's new connections get through), the rest go at the handshake deadline."""
+    outcome = asyncio.run(
+        hostile.slowloris(server, MAX_HANDSHAKES + 150, within=HANDSHAKE_TIMEOUT + SLACK, tls=False)
+    )
+    assert outcome.closed == MAX_HANDSHAKES + 150 and outcome.open_at_end == 0
+    assert cut(server, "handshakes") >= 150
     legit_held(legit)
+    assert server.peak_rss < MEMORY_LIMIT
 
 
 def test_bodies_share_one_budget(server: Server, legit: Legit) -> None:
