@@ -26,6 +26,7 @@ import uvloop.loop
 from mcp_admission.webhook.protocol import GuardedProtocol, Limits
 
 log = logging.getLogger("mcp_admission.webhook")
+SWEEP = 0.5  # seconds between checks of the requests' deadlines: each is kept within this
 STARTUP_FAILURE = 3  # uvicorn.server.STARTUP_FAILURE: the exit status uvicorn gives a failed start
 
 
@@ -61,6 +62,7 @@ class GuardedServer(uvicorn.Server):
             await self.lifespan.shutdown()
             sys.exit(STARTUP_FAILURE)
         self.servers = [server]
+        self._sweeper = loop.call_later(SWEEP, self._sweep)
         log.info(
             "listening",
             extra={
@@ -68,6 +70,15 @@ class GuardedServer(uvicorn.Server):
             },
         )
         self.started = True
+
+    def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.limits.sweep(loop.time())
+        self._sweeper = loop.call_later(SWEEP, self._sweep)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._sweeper.cancel()
+        await super().shutdown(sockets)
 
     async def serve_beside(self) -> None:
         """Serve on the running loop beside another uvicorn server, which owns the signals (no

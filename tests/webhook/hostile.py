@@ -268,9 +268,25 @@ class Outcome:
     closed: int = 0  # connections the server closed (EOF or reset) within the bound
     open_at_end: int = 0  # connections still open when the attack gave up waiting
 
-    def saw(self, status: int | None) -> None:
+    async def watch(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        within: float,
+        sender: asyncio.Task[None] | None = None,
+    ) -> None:
+        """Wait up to `within` s for the server's answer and close, count them, then let go."""
+        status, closed = await answer_then_eof(reader, within)
+        if sender is not None:
+            sender.cancel()
         if status is not None:
             self.statuses[status] = self.statuses.get(status, 0) + 1
+        self.closed += closed
+        self.open_at_end += not closed
+        writer.close()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                await writer.wait_closed()
 
 
 async def _connect(server: Server, tls: bool = True) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -309,13 +325,6 @@ async def _send_stream(writer: asyncio.StreamWriter, head: bytes, chunk: bytes, 
             await writer.drain()
 
 
-async def _close(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    with contextlib.suppress(Exception):
-        async with asyncio.timeout(2):
-            await writer.wait_closed()
-
-
 async def endless_head(server: Server, kind: str, total: int, within: float) -> Outcome:
     """One connection sending a head that never ends, `total` bytes of it at most: small header lines
     (`lines`), one header value (`value`) or the URL (`url`)."""
@@ -327,13 +336,7 @@ async def endless_head(server: Server, kind: str, total: int, within: float) -> 
     head, chunk = heads[kind]
     reader, writer = await _connect(server)
     outcome = Outcome()
-    sender = asyncio.create_task(_send_stream(writer, head, chunk, total))
-    status, closed = await answer_then_eof(reader, within)
-    sender.cancel()
-    outcome.saw(status)
-    outcome.closed += closed
-    outcome.open_at_end += not closed
-    await _close(writer)
+    await outcome.watch(reader, writer, within, asyncio.create_task(_send_stream(writer, head, chunk, total)))
     return outcome
 
 
@@ -363,13 +366,7 @@ async def held_bodies(server: Server, connections: int, body_bytes: int, within:
                     writer.write(b" ")
                     await writer.drain()
 
-        sender = asyncio.create_task(trickle())
-        status, closed = await answer_then_eof(reader, within)
-        sender.cancel()
-        outcome.saw(status)
-        outcome.closed += closed
-        outcome.open_at_end += not closed
-        await _close(writer)
+        await outcome.watch(reader, writer, within, asyncio.create_task(trickle()))
 
     await asyncio.gather(*(one(i) for i in range(connections)))
     return outcome
@@ -394,14 +391,7 @@ async def slowloris(server: Server, connections: int, within: float, tls: bool =
                     await writer.drain()
                     await asyncio.sleep(1)
 
-        sender = asyncio.create_task(trickle()) if tls else None
-        status, closed = await answer_then_eof(reader, within)
-        if sender is not None:
-            sender.cancel()
-        outcome.saw(status)
-        outcome.closed += closed
-        outcome.open_at_end += not closed
-        await _close(writer)
+        await outcome.watch(reader, writer, within, asyncio.create_task(trickle()) if tls else None)
 
     await asyncio.gather(*(one() for _ in range(connections)))
     return outcome
@@ -417,11 +407,7 @@ async def idle_connections(server: Server, connections: int, port: int, hold: fl
         except ConnectionError:
             outcome.closed += 1
             return
-        status, closed = await answer_then_eof(reader, hold)
-        outcome.saw(status)
-        outcome.closed += closed
-        outcome.open_at_end += not closed
-        await _close(writer)
+        await outcome.watch(reader, writer, hold)
 
     await asyncio.gather(*(one() for _ in range(connections)))
     return outcome
@@ -444,10 +430,7 @@ async def handshake_flood(server: Server, connections: int, rounds: int) -> Outc
         except (ConnectionError, ssl.SSLError, TimeoutError):
             outcome.closed += 1
             return
-        status, closed = await answer_then_eof(reader, 30)
-        outcome.saw(status)
-        outcome.closed += closed
-        await _close(writer)
+        await outcome.watch(reader, writer, 30)
 
     for _ in range(rounds):
         await asyncio.gather(*(one() for _ in range(connections)))
