@@ -28,7 +28,7 @@ class WebhookSettings(Model):
     # configurations' timeoutSeconds (5 s shipped, 30 s at most), and keeps idle connections for 90 s.
     max_head_bytes: int = Field(default=32 * KIB, ge=4 * KIB, le=MIB)  # request line + headers: else 431/414
     handshake_timeout: float = Field(default=5.0, gt=0, le=60)  # seconds for the TLS handshake
-    max_handshakes: int = Field(default=256, ge=16)  # at once; one more closes the one at it longest
+    max_handshakes: int = Field(default=512, ge=16)  # at once; one more closes the one at it longest
     request_timeout: float = Field(default=10.0, gt=0, le=120)  # seconds for a whole request (head + body)
     idle_timeout: float = Field(default=5.0, gt=0, le=600)  # seconds a kept-alive connection may idle
     # Open connections after their handshake; one more closes the one that waited longest for a request.
