@@ -7,19 +7,19 @@ starts only after a response), nor the number of connections. Here, per connecti
 - the head (request line and headers) is at most `max_head_bytes`: bytes are counted before httptools
   sees them, so it never parses more; past that, 414 (the URL) or 431 and the connection is closed;
 - a request must be complete (head and body) within `request_timeout` of its first byte, or of the
-  connection's start for its first request: else 408 and closed (Go: ReadHeaderTimeout/ReadTimeout);
+  connection's start for its first request: else 408 and closed (Go: ReadHeaderTimeout/ReadTimeout;
+  deadlines are checked by Limits.sweep, twice a second);
 - between requests uvicorn's keep-alive timer (`timeout_keep_alive`) closes an idle connection;
 
 and across connections, at most `max_connections` are open after their TLS handshake: one more
 closes the one that has waited longest for a complete request (idle or sending slowly), never one
 whose request the application is answering; with none to close, the newcomer is closed at once. Bodies
-being read share one budget (webhook.budget).
+being read share one budget (webhook.budget); TLS handshakes are bounded by webhook.listener.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass, field
 from time import monotonic
 from typing import Any
@@ -31,7 +31,6 @@ from uvicorn.server import ServerState
 from mcp_admission.webhook.budget import BodyBudget
 from mcp_admission.webhook.review import problem
 
-log = logging.getLogger("mcp_admission.webhook")
 LINGER = 0.5  # seconds a connection closed by a limit may take to receive its answer (Go: 500 ms)
 
 
@@ -203,6 +202,9 @@ class GuardedProtocol(HttpToolsProtocol):
             self._refuse(414, f"request URL longer than {limit} bytes")
         else:
             self._refuse(431, f"request head larger than {limit} bytes")
+
+    def _unsupported_upgrade_warning(self) -> None:
+        """No log lines for a client to multiply: an Upgrade header is ignored and the request served."""
 
     # Parser callbacks
 

@@ -125,6 +125,7 @@ def _config(app: Any, settings: WebhookSettings, port: int, *, ssl: bool) -> uvi
         ssl_certfile=settings.cert_file if ssl else None,
         ssl_keyfile=settings.key_file if ssl else None,
         http="httptools",  # the class uvicorn would use; GuardedServer makes GuardedProtocols
+        ws="none",  # an upgraded connection would leave GuardedProtocol's limits; nothing here speaks it
         lifespan="off",
         log_config=None,  # the process's JSON logging (webhook.logs) applies
         access_log=False,  # one structured line per decision instead

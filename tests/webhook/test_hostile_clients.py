@@ -179,3 +179,22 @@ def test_the_metrics_port_takes_no_thread_per_connection_and_keeps_answering(
         for sock in sockets:
             sock.close()
     legit_held(legit)
+
+
+def test_an_upgrade_request_is_served_as_http_and_logs_nothing(server: Server) -> None:
+    """An upgraded connection would leave the limits: upgrades are off, and not one log line each."""
+
+    async def upgrade() -> bytes:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", server.port, ssl=server.context(), server_hostname="127.0.0.1"
+        )
+        writer.write(
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )
+        line = await asyncio.wait_for(reader.readline(), 10)
+        writer.close()
+        return line
+
+    assert asyncio.run(upgrade()).startswith(b"HTTP/1.1 200 ")
+    assert '"warning"' not in server.log.read_text()
