@@ -63,6 +63,10 @@ def attacks(scale: float) -> dict[str, tuple[str, Attack]]:
             "2,000 TCP connections that never start TLS",
             lambda s, _: hostile.slowloris(s, n(2000), 40, tls=False),
         ),
+        "dense-json": (
+            "4 streams of 3.2 MB bodies of 266,000 keys, for 10 s",
+            lambda s, _: hostile.dense_json(s, n(4), 10),
+        ),
         "handshake-flood": (
             "new-TLS flood: 5 waves of 256 connections, one review each",
             lambda s, _: hostile.handshake_flood(s, n(256), 5),

@@ -413,6 +413,40 @@ async def idle_connections(server: Server, connections: int, port: int, hold: fl
     return outcome
 
 
+async def dense_json(server: Server, streams: int, seconds: float) -> Outcome:
+    """`streams` kept-alive connections posting, one after the other for `seconds`, a body just under the
+    limit made of ~300,000 small keys: the slowest JSON to parse that the limits let through."""
+    outcome = Outcome()
+    keys = 3_200_000 // 12  # '"0000000":0,' each
+    body = b"{" + b",".join(b'"%07d":0' % i for i in range(keys)) + b"}"
+    request = (
+        b"POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    ) + body
+
+    async def one() -> None:
+        reader, writer = await _connect(server)
+        end = time.monotonic() + seconds
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            while time.monotonic() < end:
+                writer.write(request)
+                await writer.drain()
+                line = await reader.readline()
+                if not line:
+                    break
+                status = int(line.split()[1])
+                outcome.statuses[status] = outcome.statuses.get(status, 0) + 1
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                await reader.readexactly(length)
+        await outcome.watch(reader, writer, 0.1)
+
+    await asyncio.gather(*(one() for _ in range(streams)))
+    return outcome
+
+
 async def handshake_flood(server: Server, connections: int, rounds: int) -> Outcome:
     """`rounds` waves of `connections` simultaneous new TLS connections, each one request then closed."""
     outcome = Outcome()
