@@ -225,6 +225,12 @@ def test_certificates_for_another_namespace_are_refused() -> None:
     assert proc.returncode != 0 and "config.certs.namespace" in proc.stderr, proc.stderr
 
 
+def test_a_webhook_without_its_probe_port_is_refused() -> None:
+    """The pods' probes are on the metrics port: a webhook without one would never become ready."""
+    proc = helm(*template_args({"config": {"webhook": {"metricsPort": 0}}}), check=False)
+    assert proc.returncode != 0 and "config.webhook.metricsPort" in proc.stderr, proc.stderr
+
+
 def test_an_opt_in_label_that_is_no_label_key_is_refused() -> None:
     values = {"config": {"workloads": {"optInLabel": 'x" || true || "'}}}
     proc = helm(*template_args(values), check=False)

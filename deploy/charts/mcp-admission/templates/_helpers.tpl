@@ -54,6 +54,10 @@ release filled in where not set, and the release's namespace among excludedNames
 {{- fail (printf "config.certs.namespace: %q, but this release installs the webhook's Service and Secrets in its own namespace %q: leave it unset (or install with -n %s)" $certs.namespace .Release.Namespace $certs.namespace) -}}
 {{- end -}}
 {{- $_ := set $c "certs" $certs -}}
+{{- $webhook := get $c "webhook" | default dict -}}
+{{- if and (hasKey $webhook "metricsPort") (eq (int $webhook.metricsPort) 0) -}}
+{{- fail "config.webhook.metricsPort: 0, but the webhook pods' probes use that port (plain HTTP, so a TLS handshake flood cannot fail them): keep a port" -}}
+{{- end -}}
 {{- $reconciler := merge (get $c "reconciler" | default dict) (dict
     "leaseName" (printf "%s-reconciler" $full)
     "leaseNamespace" .Release.Namespace) -}}
