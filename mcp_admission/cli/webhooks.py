@@ -24,8 +24,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "for Kubernetes 1.30+, matchConditions (CEL) with which the apiserver sends only the writes the\n"
         "engine decides: MCP workloads by its own rules, workloads.optInLabel and workloads.selectors\n"
         "included. Render again after changing those.\n\n"
-        "deploy/components/webhooks/webhooks.yaml is this for deploy/base/config.yaml, and\n"
-        "deploy/components/legacy/webhooks.yaml the same with --legacy.",
+        "deploy/components/webhooks/webhooks.yaml is this for deploy/base/config.yaml,\n"
+        "deploy/components/legacy/webhooks.yaml the same with --legacy, and\n"
+        "deploy/overlays/admission-policies/admission-policies.yaml the same with --admission-policies.",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

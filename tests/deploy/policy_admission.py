@@ -104,7 +104,7 @@ def _eval(expression: cel.Expression, data: Obj, what: str) -> Any:
     return value.plain_value()
 
 
-def _data(request: Request, current: Any, policy: Compiled) -> Obj:
+def bind(request: Request, current: Any, policy: Compiled) -> Obj:
     data: Obj = {"object": current, "oldObject": request.old_object, "request": admission_request(request)}
     variables: Obj = {}
     data["variables"] = variables
@@ -129,7 +129,7 @@ def mutate(policy: Compiled, request: Request, current: Any) -> Any:
     if not selects(policy, request, current):
         return current
     for expression in policy.mutations:
-        data = _data(request, current, policy)
+        data = bind(request, current, policy)
         operations = _eval(expression, data, policy.name)
         if not isinstance(operations, list):
             raise PolicyError(f"{policy.name}: a JSONPatch expression gave {operations!r}")
@@ -153,7 +153,7 @@ def validate(policy: Compiled, action: str, request: Request, current: Any) -> l
     """What this ValidatingAdmissionPolicy says of the final object: each failed validation's message."""
     if not selects(policy, request, current):
         return []
-    data = _data(request, current, policy)
+    data = bind(request, current, policy)
     verdicts = []
     for expression, message, message_expression in policy.validations:
         if _eval(expression, data, policy.name) is True:
