@@ -20,16 +20,22 @@ tests/deploy/test_admission_policies.py holds every expression equal to the engi
   ValidatingAdmissionPolicy of the same name, which judges the object after every mutation.
 - Warnings and denials of a ValidatingAdmissionPolicy are prefixed by the apiserver with the policy's and
   the binding's names: both are mcp-<policy ID>, and the messages are the engine's without the ID.
+- Every list and map literal holds values of one type: the apiserver's CEL environment refuses mixed
+  ones (HomogeneousAggregateLiterals; test_rendering checks the literals).
 - failurePolicy Ignore, as for the webhooks; no expression can fail on any object (the test feeds odd
   types everywhere), and each stays far inside the apiserver's CEL cost limits (tests/deploy/
   test_rendering.py bounds them): labels are read by key, the only loops run over ownerReferences and a
   selector's matchLabels after a size() bound, and strings the author writes are matched (RE2), never split.
 
 Kubernetes' own definitions relied on: staging/src/k8s.io/api/admissionregistration/v1/types.go
-(MutatingAdmissionPolicySpec: matchConstraints, matchConditions, mutations[].patchType JSONPatch with
-jsonPatch.expression returning a list of JSONPatch{op, path, value}, reinvocationPolicy, failurePolicy;
-ValidatingAdmissionPolicySpec: validations[].expression, message, messageExpression; bindings: policyName,
-validationActions), as served by the 1.36 API reference and the kubernetes Python client's v1 models.
+(MutatingAdmissionPolicySpec: matchConstraints, matchConditions, variables, mutations[].patchType
+JSONPatch with jsonPatch.expression, reinvocationPolicy, failurePolicy; ValidatingAdmissionPolicySpec:
+validations[].expression, message, messageExpression; bindings: policyName, validationActions), as the
+v1 API reference and the kubernetes Python client's v1 models (37.0.2) give them; and
+staging/src/k8s.io/apiserver/pkg/admission/plugin/policy/mutating/patch/json_patch.go: the expression
+must be a list(JSONPatch), each value is converted to JSON and the list applied with evanphx/json-patch v4
+to the object's JSON (an add under a missing parent or a replace of a missing field is an error, so
+every patch here tests its path first).
 """
 
 from __future__ import annotations
@@ -112,9 +118,10 @@ def value_or_null(path: str) -> str:
     return f"({present(path)} ? {path} : null)"
 
 
-# Python's falsy JSON values (`x or default`): null, false, 0, 0.0, "", [], {}.
 def falsy(expr: str) -> str:
-    return f'{expr} in [null, false, 0, "", [], {{}}]'
+    """Python's falsy JSON values (`x or default`): null, false, 0 (and 0.0), "", [], {}. Compared one by
+    one: Kubernetes' CEL wants list and map literals of one type (HomogeneousAggregateLiterals)."""
+    return "(" + " || ".join(f"{expr} == {v}" for v in ("null", "false", "0", '""', "[]", "{}")) + ")"
 
 
 def patch(op: str, path: str, value: str) -> str:

@@ -298,6 +298,29 @@ def _policy_bound(expression: str) -> int:
     return outside + looped + matches + math.ceil(STORED_LIMIT * 0.1)
 
 
+# A list literal of plain literals: the apiserver's CEL wants them all of one type.
+LIST_LITERAL = re.compile(r"\[((?:[^\[\]()]|\[\])*)\]")
+LITERAL_KINDS = {
+    "string": r'"(?:\\.|[^"\\])*"',
+    "number": r"-?\d+(?:\.\d+)?",
+    "null": "null",
+    "bool": "true|false",
+}
+
+
+def _homogeneous(expression: str) -> None:
+    """Every list literal of plain literals holds one kind of them (HomogeneousAggregateLiterals, which
+    Kubernetes' CEL environment sets and cel-expr-python cannot)."""
+    for match in LIST_LITERAL.finditer(expression):
+        items = [
+            item.strip() for item in re.split(r',(?=(?:[^"]*"[^"]*")*[^"]*$)', match.group(1)) if item.strip()
+        ]
+        kinds = {
+            kind for item in items for kind, pattern in LITERAL_KINDS.items() if re.fullmatch(pattern, item)
+        }
+        assert len(kinds) <= 1, f"a list literal of mixed types: {match.group(0)}"
+
+
 def _expressions(spec: dict[str, Any]) -> list[tuple[str, str]]:
     """(what, expression) for every CEL expression of a policy's spec."""
     found = [(c["name"], c["expression"]) for c in spec.get("matchConditions", ())]
@@ -346,6 +369,7 @@ def check_policy_accepted(obj: dict[str, Any]) -> None:
         for path in _api_fields(expression):
             field, *sub = path.strip(".").split(".")
             assert field in REQUEST_FIELDS and set(sub) <= REQUEST_FIELDS[field], path
+        _homogeneous(expression)
         cost = _policy_bound(expression)
         assert cost <= PER_CALL_LIMIT, (obj["metadata"]["name"], what, cost)
         total += cost
@@ -396,6 +420,9 @@ def test_the_policy_cost_bound_counts_every_loop() -> None:
     assert _policy_bound(dns["variables.valid"]) > math.ceil(STORED_LIMIT * 0.1)  # its matches() priced
     with pytest.raises(AssertionError, match="unbounded"):
         _policy_bound("object.spec.selector.matchLabels.all(k, k != '')")
+    with pytest.raises(AssertionError, match="mixed types"):
+        _homogeneous('object.x in [null, false, 0, "", [], {}]')
+    _homogeneous('object.x in ["a", "b, c"] && [1, 2][0] == 1')
     with pytest.raises(AssertionError, match="unbounded"):
         _policy_bound("size(variables.owners) <= 100 ? object.metadata.ownerReferences.filter(r, true) : []")
 
