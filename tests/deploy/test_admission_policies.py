@@ -33,7 +33,7 @@ from tests.policies import toolhive_objects
 
 from . import policy_admission as pa
 from .apiserver import SERVED
-from .test_match_conditions import NAMES, NAMESPACES, ODD, odd_or, selectors, some_of, typical
+from .test_match_conditions import NAMESPACES, ODD, drawn_request, odd_or, selectors, some_of, typical
 
 POLICY_IDS = [p.id for p in ALL_POLICIES]
 INTS = st.sampled_from([0, 1, 1, 2, 2, 3, -1, 29, 30, 31, 44, 45, 46])
@@ -119,7 +119,6 @@ OPERATIONS = (Operation.CREATE, Operation.UPDATE) * 4 + (Operation.DELETE,)
 @st.composite
 def requests(draw: st.DrawFn) -> Request:
     kind = draw(st.sampled_from(KINDS))
-    group, versions, _ = SERVED[kind]
     operation = draw(st.sampled_from(OPERATIONS))
     obj = None if operation is Operation.DELETE else draw(objects)
     old = None
@@ -127,17 +126,7 @@ def requests(draw: st.DrawFn) -> Request:
         old = draw(objects)
         if obj is not None and draw(st.booleans()):  # an UPDATE of the same object, its spec changed
             old = {**old, "metadata": obj["metadata"]}
-    return Request(
-        group=group,
-        version=draw(st.sampled_from(versions)),
-        kind=kind,
-        operation=operation,
-        namespace=draw(st.sampled_from(NAMESPACES)),
-        name=draw(st.sampled_from(NAMES)),
-        object=obj,
-        old_object=old,
-        sub_resource=draw(st.sampled_from(["", "", "", "", "scale"])),
-    )
+    return drawn_request(draw, kind, operation, obj, old, ["", "", "", "", "scale"])
 
 
 MODES = st.sampled_from(["warn", "warn", "enforce", "off"])
