@@ -46,7 +46,6 @@ from typing import Any, NamedTuple
 from mcp_admission.deploy.conditions import (
     all_of,
     any_of,
-    group,
     literal,
     match_conditions,
     negate,
@@ -226,8 +225,10 @@ def _statefulset_dns(config: PolicyConfig) -> Rendered:
             f"{update} && variables.valid && variables.old == variables.want &&"
             " variables.current != variables.want",
         ),
-        ("served", f"!variables.keep && !{group(transport_is(config, ['StatefulSet'], 'stdio'))}"),
-        ("noExpressions", falsy(value_or_null("object.spec.selector.matchExpressions"))),
+        ("stdio", transport_is(config, ["StatefulSet"], "stdio")),
+        ("served", "!variables.keep && !variables.stdio"),
+        ("expressions", value_or_null("object.spec.selector.matchExpressions")),
+        ("noExpressions", falsy("variables.expressions")),
         # backend_selector(): matchLabels, a non-empty map of strings, read up to MAX_SELECTOR_LABELS.
         (
             "labelsOk",

@@ -7,9 +7,10 @@ how the apiserver's JSONPatch and variables are read in cel-expr-python, and wha
 - validations: on that object (what the validating webhook would be sent) the policies say exactly what
   the engine says, message for message, Warn for a policy in `warn` and Deny in `enforce`; the engine's
   denials are the policies' denials. The mutating policies' advice (statefulset-dns) is judged there
-  too, after the mutations, as a reinvoked webhook would judge it: on the one object where the two
-  differ (an UPDATE whose serviceName the policy just put back, with a selector it could not serve
-  anyway) the webhook also says "no pod DNS" and the policy does not.
+  too, after the mutations, as a reinvoked webhook would judge it. On the one object where that differs
+  from the webhook's first call (an UPDATE whose serviceName the policy just put back, with a selector
+  it could not serve anyway) the webhook says only "kept serviceName" and the policy says
+  "no pod DNS: <the selector's problem>", as the webhook says on every other update of that StatefulSet.
 
 The engine's fixes are silent here (a MutatingAdmissionPolicy cannot warn): on the final object the
 engine finds nothing left to fix, which is what the test checks of the fixed findings.
