@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcp_admission.deploy.admission_policies import admission_policies, policy_name
-from mcp_admission.policies import ALL_POLICIES, Operation, Phase, PolicyConfig, Request, decide
+from mcp_admission.policies import ALL_POLICIES, Decision, Operation, Phase, PolicyConfig, Request, decide
 from mcp_admission.policies.engine.patch import apply
 from mcp_admission.policies.engine.settings import Mode
 from mcp_admission.policies.engine.workloads import MAX_OWNER_REFERENCES, TOOLHIVE_GROUP
@@ -345,3 +345,30 @@ def test_every_service_case_of_session_affinity(timeout: int) -> None:
             request = _resource("Service", {"toolhive": "true"}, **spec)
             request.object["metadata"]["ownerReferences"] = refs
             check(config, policies, request, [0, 1, 2, 3])
+
+
+def test_no_policy_selects_what_is_not_an_mcp_workload() -> None:
+    """Ordinary objects, opted-out ones, excluded namespaces, subresources: no policy's matchConstraints
+    and matchConditions let it even run, so nothing of them can be touched or judged."""
+    config = PolicyConfig()
+    policies = pa.compile_all(admission_policies(config))
+    every = [*policies.mutating, *(p for p, _ in policies.validating)]
+    ordinary = _resource("StatefulSet", {"app": "web"}, replicas=3, selector={"matchLabels": {"app": "web"}})
+    opted_out = _resource("MCPServer", {}, replicas=3, transport="stdio")
+    opted_out.object["metadata"]["annotations"] = {"mcp-admission.io/skip-policies": " * "}
+    requests = [
+        ordinary,
+        _resource("Service", {"app": "web"}),
+        _resource("ConfigMap", {"toolhive": "true"}),
+        _resource("EmbeddingServer", {}),
+        opted_out,
+        _resource("MCPServer", {})._replace(namespace="kube-system"),
+        _resource("StatefulSet", {"toolhive": "true"}, replicas=3)._replace(sub_resource="scale"),
+    ]
+    for request in requests:
+        assert not any(pa.selects(policy, request, request.object) for policy in every), request
+        assert decide(request, config) == Decision()  # nor does the engine
+    one = _resource("MCPServer", {}, replicas=3, transport="stdio")
+    one.object["metadata"]["annotations"] = {"mcp-admission.io/skip-policies": "stdio-replicas"}
+    chosen = {p.name for p in every if pa.selects(p, one, one.object)}
+    assert "mcp-stdio-replicas" not in chosen and "mcp-session-storage" in chosen
