@@ -372,3 +372,28 @@ def test_no_policy_selects_what_is_not_an_mcp_workload() -> None:
     one.object["metadata"]["annotations"] = {"mcp-admission.io/skip-policies": "stdio-replicas"}
     chosen = {p.name for p in every if pa.selects(p, one, one.object)}
     assert "mcp-stdio-replicas" not in chosen and "mcp-session-storage" in chosen
+
+
+# JSON values Python reads as false (`x or default`, `if x`), and some it reads as true.
+FALSY: tuple[Any, ...] = (None, False, 0, 0.0, "", [], {})
+TRUTHY: tuple[Any, ...] = (True, 1, 0.5, "x", [{"key": "a", "operator": "Exists"}], {"a": 1})
+
+
+def test_every_falsy_and_truthy_value_where_the_engine_reads_truthiness() -> None:
+    """affinity-with-redis (`sessionAffinity or "ClientIP"`) and statefulset-dns (`if matchExpressions`)."""
+    config = PolicyConfig()
+    policies = pa.compile_all(admission_policies(config))
+    for affinity in (*FALSY, *TRUTHY, "ClientIP", "None"):
+        for storage in (None, {"provider": "redis"}):
+            request = _resource("MCPServer", {}, replicas=2, sessionStorage=storage, sessionAffinity=affinity)
+            check(config, policies, request, [0, 1, 2, 3])
+    selectors = [{"matchLabels": {"app": "fetch"}}, {}, {"matchLabels": {}}, {"matchLabels": {"app": 1}}]
+    for expressions in (*FALSY, *TRUTHY):
+        for selector in selectors:
+            for operation in (Operation.CREATE, Operation.UPDATE):
+                request = _statefulset(selector={**selector, "matchExpressions": expressions})
+                old = {**request.object, "spec": {"serviceName": "mcp-fetch-headless"}}
+                request = request._replace(
+                    operation=operation, old_object=old if operation == "UPDATE" else None
+                )
+                check(config, policies, request, [0, 1, 2, 3])
