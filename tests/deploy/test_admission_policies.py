@@ -397,3 +397,30 @@ def test_every_falsy_and_truthy_value_where_the_engine_reads_truthiness() -> Non
                     operation=operation, old_object=old if operation == "UPDATE" else None
                 )
                 check(config, policies, request, [0, 1, 2, 3])
+
+
+def test_every_way_a_statefulset_names_its_transport() -> None:
+    """recognise_object's transport: our label, else ToolHive's (an empty one counts as none, except that a
+    StatefulSet marked by its labels then has none), else the first matching selector's — as stdio-replicas
+    and statefulset-dns read it."""
+    values = (None, "", "stdio", "sse", 1)
+    chains = (
+        [],
+        [{"matchLabels": {"app": "fetch"}, "transport": "stdio"}],
+        [{"matchLabels": {"app": "fetch"}}, {"matchLabels": {"app": "fetch"}, "transport": "stdio"}],
+        [
+            {"matchLabels": {"app": "other"}, "transport": "sse"},
+            {"namespaces": ["default"], "transport": "stdio"},
+        ],
+    )
+    for chain in chains:
+        config = validate(PolicyConfig, {"workloads": {"selectors": chain}})
+        policies = pa.compile_all(admission_policies(config))
+        for ours in values:
+            for theirs in values:
+                for marks in ({"app": "fetch"}, {"app": "fetch", "toolhive": "true"}):
+                    labels = {**marks, "mcp-admission.io/transport": ours, "toolhive-transport": theirs}
+                    labels = {key: value for key, value in labels.items() if value is not None}
+                    request = _statefulset(replicas=3, selector={"matchLabels": {"app": "fetch"}})
+                    request.object["metadata"]["labels"] = labels
+                    check(config, policies, request, list(range(len(policies.mutating))))
