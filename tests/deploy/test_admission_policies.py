@@ -387,7 +387,12 @@ def test_every_falsy_and_truthy_value_where_the_engine_reads_truthiness() -> Non
         for storage in (None, {"provider": "redis"}):
             request = _resource("MCPServer", {}, replicas=2, sessionStorage=storage, sessionAffinity=affinity)
             check(config, policies, request, [0, 1, 2, 3])
-    selectors = [{"matchLabels": {"app": "fetch"}}, {}, {"matchLabels": {}}, {"matchLabels": {"app": 1}}]
+    selectors: list[dict[str, Any]] = [
+        {"matchLabels": {"app": "fetch"}},
+        {},
+        {"matchLabels": {}},
+        {"matchLabels": {"app": 1}},
+    ]
     for expressions in (*FALSY, *TRUTHY):
         for selector in selectors:
             for operation in (Operation.CREATE, Operation.UPDATE):
@@ -404,7 +409,7 @@ def test_every_way_a_statefulset_names_its_transport() -> None:
     StatefulSet marked by its labels then has none), else the first matching selector's — as stdio-replicas
     and statefulset-dns read it."""
     values = (None, "", "stdio", "sse", 1)
-    chains = (
+    chains: tuple[list[dict[str, Any]], ...] = (
         [],
         [{"matchLabels": {"app": "fetch"}, "transport": "stdio"}],
         [{"matchLabels": {"app": "fetch"}}, {"matchLabels": {"app": "fetch"}, "transport": "stdio"}],
