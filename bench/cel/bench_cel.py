@@ -8,6 +8,10 @@ opt-out condition as it was before issue 19 on the same annotations. Also printe
 condition can cost in cel-go's units, which the apiserver limits (1,000,000 per condition, 2,500,000
 for all of a webhook's), as tests/deploy/test_rendering.py bounds it.
 
+Then the same for the admission policies (`webhooks --admission-policies`, issue 19 §2): for each object,
+every expression of every policy whose rules name its kind (matchConditions, variables, mutations,
+validations and messages: all of them, as if each policy applied), and the most each policy can cost.
+
     .venv/bin/python bench/cel/bench_cel.py [--rounds 5]
     .venv/bin/python bench/cel/bench_cel.py --expressions DIR   # for bench/cel/celgo (cel-go) instead
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -30,11 +35,13 @@ sys.path.insert(0, str(ROOT))
 
 from mcp_admission.cli.config import load_config  # noqa: E402
 from mcp_admission.deploy import webhook_configurations  # noqa: E402
+from mcp_admission.deploy.admission_policies import admission_policies  # noqa: E402
 from mcp_admission.policies import Request  # noqa: E402
 from mcp_admission.policies.engine.workloads import MAX_OWNER_REFERENCES, MAX_SKIP_LENGTH  # noqa: E402
 from tests.deploy import adversarial as adv  # noqa: E402
-from tests.deploy.apiserver import ENVIRONMENT, compile_conditions  # noqa: E402
-from tests.deploy.test_rendering import CONFIG, _bound  # noqa: E402
+from tests.deploy import policy_admission as pa  # noqa: E402
+from tests.deploy.apiserver import ENVIRONMENT, admission_request, compile_conditions, rules_match  # noqa: E402  # noqa: E402
+from tests.deploy.test_rendering import CONFIG, _bound, _expressions, _policy_bound  # noqa: E402
 from tests.policies.toolhive_objects import (  # noqa: E402
     backend_service,
     backend_statefulset,
@@ -99,6 +106,55 @@ def _before(request: Request, rounds: int) -> str:
     return f"{seconds * 1e6:,.2f} µs"
 
 
+def _policies_clock(policies: pa.CompiledSet, request: Request) -> Callable[[int], float]:
+    """A clock for every expression of the policies whose rules name the request's kind, on one
+    activation (their variables computed once, outside the clock, as the values the expressions read)."""
+    compiled = [p for p in policies.mutating + [v for v, _ in policies.validating]
+                if rules_match({"rules": p.constraints["resourceRules"]}, request)]  # fmt: skip
+    data = {"object": request.object, "oldObject": request.old_object, "request": admission_request(request)}
+    variables: dict[str, object] = {}
+    for policy in compiled:
+        variables.update(pa.bind(request, request.object, policy)["variables"])
+    activation = pa.ENVIRONMENT.Activation(data={**data, "variables": variables})
+    expressions = [
+        e
+        for p in compiled
+        for e in [*(c for _, c in p.conditions), *(v for _, v in p.variables), *p.mutations,
+                  *(x for v, _, m in p.validations for x in (v, m) if x is not None)]
+    ]  # fmt: skip
+
+    def evaluate(times: int) -> float:
+        start = time.perf_counter()
+        for _ in range(times):
+            for expression in expressions:
+                expression.eval(activation)
+        return time.perf_counter() - start
+
+    evaluate(1)
+    return evaluate
+
+
+def _policy_rows(rounds: int) -> None:
+    rendered = admission_policies(load_config(CONFIG))
+    policies = pa.compile_all(rendered)
+    print(
+        "Most each admission policy can cost, in cel-go units"
+        " (1,000,000 each expression, 10,000,000 a policy):"
+    )
+    for obj in rendered:
+        if not obj["kind"].endswith("Binding"):
+            total = sum(_policy_bound(e) for _, e in _expressions(obj["spec"]))
+            print(f"  {obj['kind']} {obj['metadata']['name']}: {total:,}")
+    print()
+    print("| object | trivial expression, µs | the policies' expressions, µs | ratio |")
+    print("|---|---|---|---|")
+    baseline = [("trivial", ENVIRONMENT.compile("has(object.metadata)"))]
+    for name, request in _objects():
+        ours = _per_evaluation(_policies_clock(policies, request), rounds)
+        base = _per_evaluation(adv.evaluator(baseline, request), rounds)
+        print(f"| {name} | {base * 1e6:,.2f} | {ours * 1e6:,.2f} | {ours / base:,.1f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5, help="best of this many timed batches")
@@ -129,6 +185,8 @@ def main() -> None:
     for length in (1_000, 16_000, adv.LONGEST):
         request = adv.with_opt_out("a," * (length // 2))
         print(f"  'a,a,…' of {length:,} characters: {_before(request, args.rounds)}")
+    print()
+    _policy_rows(args.rounds)
 
 
 if __name__ == "__main__":

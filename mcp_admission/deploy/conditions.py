@@ -28,6 +28,7 @@ to that on adversarial objects.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Iterable
 
@@ -45,6 +46,8 @@ from mcp_admission.policies.engine.workloads import (
     TOOLHIVE_APP_NAMES,
     TOOLHIVE_GROUP,
     TOOLHIVE_LABEL,
+    TOOLHIVE_TRANSPORT_LABEL,
+    TRANSPORT_LABEL,
 )
 
 RECOGNISED = "mcp-workload"  # the names the apiserver reports; qualified names, as it requires
@@ -94,7 +97,7 @@ def _grouped(expr: str) -> bool:
     return False
 
 
-def _group(expr: str) -> str:
+def group(expr: str) -> str:
     if _grouped(expr):
         return expr
     if "\n" not in expr:
@@ -111,8 +114,8 @@ def any_of(parts: Iterable[str], top: bool = False) -> str:
         return "false"
     if len(kept) == 1:
         return kept[0]
-    joined = " ||\n".join(_group(p) if " && " in p or "\n" in p else p for p in kept)
-    return joined if top else _group(joined)
+    joined = " ||\n".join(group(p) if " && " in p or "\n" in p else p for p in kept)
+    return joined if top else group(joined)
 
 
 def all_of(parts: Iterable[str]) -> str:
@@ -126,8 +129,8 @@ def all_of(parts: Iterable[str]) -> str:
     return one_line if len(one_line) <= _LINE and "\n" not in one_line else " &&\n".join(kept)
 
 
-def _not(expr: str) -> str:
-    return "true" if expr == "false" else "false" if expr == "true" else f"!{_group(expr)}"
+def negate(expr: str) -> str:
+    return "true" if expr == "false" else "false" if expr == "true" else f"!{group(expr)}"
 
 
 def _has_label(key: str) -> str:
@@ -150,10 +153,10 @@ def _requirement(req: LabelSelectorRequirement, labelled: bool) -> str:
     if req.operator == "In":
         return _label_in(req.key, req.values)
     if req.operator == "NotIn":
-        return _not(_label_in(req.key, req.values))
+        return negate(_label_in(req.key, req.values))
     if req.operator == "Exists":
         return _has_label(req.key)
-    return _not(_has_label(req.key))
+    return negate(_has_label(req.key))
 
 
 def _selector(sel: WorkloadSelector, kinds: frozenset[str], labelled: bool) -> str:
@@ -253,11 +256,22 @@ def _char_class(chars: str) -> str:
 # match, linear in the annotation's length (RE2 never backtracks), on at most MAX_SKIP_LENGTH
 # characters; the annotation is never split.
 _SPACE = _char_class(SPACES)
-OPT_OUT_PATTERN = f"(^|,){_SPACE}*[*]{_SPACE}*(,|$)"
 
 
-def _opted_out() -> str:
-    """`"*"` among the comma-separated entries of the opt-out annotation (SPACES around them ignored)."""
+def opt_out_pattern(entry: str) -> str:
+    """The RE2 pattern of `entry` among the comma-separated entries, SPACES around it ignored. An entry is
+    "*" or a policy ID (lower-case letters, digits and "-": nothing RE2 reads as an operator)."""
+    if entry != "*" and not re.fullmatch(r"[a-z0-9-]+", entry):
+        raise ValueError(f"not an opt-out entry: {entry!r}")
+    return f"(^|,){_SPACE}*{'[*]' if entry == '*' else entry}{_SPACE}*(,|$)"
+
+
+OPT_OUT_PATTERN = opt_out_pattern("*")
+
+
+def opted_out(entry: str = "*") -> str:
+    """`entry` among the comma-separated entries of the opt-out annotation (SPACES around them ignored):
+    the engine's `_skipped`, for "*" (every policy) or one policy's ID."""
     value = f"{_ANNOTATIONS}[{literal(SKIP_ANNOTATION)}]"
     return all_of(
         [
@@ -266,7 +280,7 @@ def _opted_out() -> str:
             f"{literal(SKIP_ANNOTATION)} in {_ANNOTATIONS}",
             f"type({value}) == string",
             f"size({value}) <= {MAX_SKIP_LENGTH}",
-            f"{value}.matches({literal(OPT_OUT_PATTERN)})",
+            f"{value}.matches({literal(opt_out_pattern(entry))})",
         ]
     )
 
@@ -278,5 +292,54 @@ def match_conditions(config: PolicyConfig, kinds: Iterable[str]) -> list[dict[st
     conditions = []
     if kinds - MCP_RESOURCE_KINDS:
         conditions.append({"name": RECOGNISED, "expression": _recognised(config, kinds)})
-    conditions.append({"name": NOT_OPTED_OUT, "expression": _not(_opted_out())})
+    conditions.append({"name": NOT_OPTED_OUT, "expression": negate(opted_out())})
     return conditions
+
+
+def _marked(config: PolicyConfig) -> str:
+    """The marks that select an object before any selector (recognise_object's `selected`), for a kind
+    with no owner rule (StatefulSet, Deployment); only where the object has labels."""
+    return any_of(
+        [
+            _label_is(config.workloads.opt_in_label, "true"),
+            _label_is(TOOLHIVE_LABEL, "true"),
+            _label_in(APP_NAME_LABEL, TOOLHIVE_APP_NAMES),
+        ]
+    )
+
+
+def _first_selector_says(config: PolicyConfig, kinds: frozenset[str], transport: str, labelled: bool) -> str:
+    """The first selector that matches names `transport` (none matching: false)."""
+    result = "false"
+    for sel in reversed([s for s in config.workloads.selectors if not s.kinds or kinds & set(s.kinds)]):
+        matches = _selector(sel, kinds, labelled)
+        says = "true" if sel.transport == transport else "false"
+        if matches == "true":
+            result = says
+        elif matches != "false" and says != result:
+            result = f"({group(matches)} ? {says} : {result})"
+    return result
+
+
+def _label_text(key: str, non_empty: bool) -> str:
+    test = f' && {_LABELS}[{literal(key)}] != ""' if non_empty else ""
+    return f"({_has_label(key)} && type({_LABELS}[{literal(key)}]) == string{test})"
+
+
+def transport_is(config: PolicyConfig, kinds: Iterable[str], transport: str) -> str:
+    """The workload's transport (recognise_object's, on a recognised Service, StatefulSet or Deployment
+    with no owner rule) is `transport`: mcp-admission.io/transport, else toolhive-transport, else the
+    first matching selector's. An empty transport label counts as none, except that an object marked by
+    its labels then has none (a selector does not fill it in)."""
+    kinds = frozenset(kinds)
+    ours, theirs = _label_text(TRANSPORT_LABEL, True), _label_text(TOOLHIVE_TRANSPORT_LABEL, True)
+    toolhive = _label_text(TOOLHIVE_TRANSPORT_LABEL, False)
+    value = literal(transport)
+    labelled = (
+        f"{ours} ? {_LABELS}[{literal(TRANSPORT_LABEL)}] == {value} :\n"
+        f"{theirs} ? {_LABELS}[{literal(TOOLHIVE_TRANSPORT_LABEL)}] == {value} :\n"
+        f"({toolhive} && {_marked(config)}) ? false :\n"
+        f"{_first_selector_says(config, kinds, transport, labelled=True)}"
+    )
+    unlabelled = _first_selector_says(config, kinds, transport, labelled=False)
+    return f"({_HAS_LABELS} ?\n" + textwrap.indent(f"({labelled}) :\n{unlabelled}", "  ") + "\n)"

@@ -216,11 +216,9 @@ def render(config: PolicyConfig, names: Names = SHIPPED_NAMES, legacy: bool = Fa
         flag=" --legacy" if legacy else "",
         what=_LEGACY if legacy else _MODERN,
     )
-    body = yaml.dump_all(
-        webhook_configurations(config, names, legacy),
-        Dumper=_Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        width=120,
-    )
-    return header + body
+    return header + to_yaml(webhook_configurations(config, names, legacy))
+
+
+def to_yaml(objects: list[Obj]) -> str:
+    """Objects as one YAML stream, CEL as literal blocks, keys in the order they were built."""
+    return yaml.dump_all(objects, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)

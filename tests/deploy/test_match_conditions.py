@@ -228,13 +228,11 @@ KINDS = ("Service",) * 4 + ("StatefulSet", "Deployment", "MCPServer", "VirtualMC
 OPERATIONS = (Operation.CREATE, Operation.UPDATE) * 3 + tuple(Operation)
 
 
-@st.composite
-def requests(draw: st.DrawFn) -> Request:
-    kind = draw(st.sampled_from(KINDS))
+def drawn_request(
+    draw: st.DrawFn, kind: str, operation: Operation, obj: Any, old: Any, sub_resources: list[str]
+) -> Request:
+    """A request for these, its version, namespace, name and subresource drawn."""
     group, versions, _ = SERVED[kind]
-    operation = draw(st.sampled_from(OPERATIONS))
-    obj = None if operation in (Operation.DELETE, Operation.CONNECT) else draw(objects)
-    old = draw(objects) if operation in (Operation.UPDATE, Operation.DELETE) else None
     return Request(
         group=group,
         version=draw(st.sampled_from(versions)),
@@ -244,8 +242,17 @@ def requests(draw: st.DrawFn) -> Request:
         name=draw(st.sampled_from(NAMES)),
         object=obj,
         old_object=old,
-        sub_resource=draw(st.sampled_from(["", "", "", "", "", "status", "scale"])),
+        sub_resource=draw(st.sampled_from(sub_resources)),
     )
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> Request:
+    kind = draw(st.sampled_from(KINDS))
+    operation = draw(st.sampled_from(OPERATIONS))
+    obj = None if operation in (Operation.DELETE, Operation.CONNECT) else draw(objects)
+    old = draw(objects) if operation in (Operation.UPDATE, Operation.DELETE) else None
+    return drawn_request(draw, kind, operation, obj, old, ["", "", "", "", "", "status", "scale"])
 
 
 def decided(request: Request, config: PolicyConfig, phase: Phase) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 
 import kubernetes.client
 import pytest
+import yaml
 from hypothesis import given, settings
 
 from mcp_admission.cli.config import load_config
@@ -254,3 +255,187 @@ def test_the_cost_bound_refuses_a_loop_over_a_split_string() -> None:
 def test_every_kind_a_policy_may_read_has_its_resource() -> None:
     served = {(group, kind) for kind, (group, _, _) in RESOURCES.items()}
     assert served == set(CORE_KINDS) | {(TOOLHIVE_GROUP, kind) for kind in MCP_RESOURCE_KINDS}
+
+
+# --------------------------------------------------------------- the admission policies (issue 19 §2)
+
+POLICIES_SHIPPED = ROOT / "deploy" / "overlays" / "admission-policies" / "admission-policies.yaml"
+# staging/src/k8s.io/apiserver/pkg/apis/cel/config.go: RuntimeCELCostBudget, for one evaluation of a
+# policy (all its expressions together); PerCallLimit (above) for each.
+POLICY_BUDGET = 10_000_000
+POLICY_FUNCTIONS = FUNCTIONS | {"all", "filter", "string"}
+ANY_LOOP_BOUND = re.compile(r"size\(((?:\w+\.)*(\w+))\) <= (\d+)\s*(?:&&|\?)\s*\1\.(?:exists|all|filter)\(")
+CEL_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+WANT_LENGTH = 63  # variables.want: a Service name, built only when it fits (admission_policies.py)
+MODELS = {
+    "MutatingAdmissionPolicy": "V1MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding": "V1MutatingAdmissionPolicyBinding",
+    "ValidatingAdmissionPolicy": "V1ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding": "V1ValidatingAdmissionPolicyBinding",
+}
+
+
+def _loop_costs(expression: str) -> tuple[int, dict[str, int]]:
+    """_costs for every comprehension the policies use (exists, all, filter)."""
+    return _costs(re.sub(r"\.(all|filter)\(", ".exists(", expression))
+
+
+def _policy_bound(expression: str) -> int:
+    """_bound for a policy's expression: each loop bounded by a size() test before it; matches() on the
+    opt-out annotation (bounded) or on variables.want (a Service name, at most 63 characters); string
+    functions at most 0.1 a character of the largest object."""
+    outside, loops = _loop_costs(expression)
+    bounds = {name: int(size) for _, name, size in ANY_LOOP_BOUND.findall(expression)}
+    assert loops.keys() <= bounds.keys(), f"a loop over something unbounded: {loops} in {expression}"
+    looped = sum(bounds[name] * cost for name, cost in loops.items())
+    matches = _matches_costs(expression.replace("variables.want.matches(", "WANT("))
+    for quoted in re.findall(r'variables\.want\.matches\(("(?:\\.|[^"\\])*")\)', expression):
+        pattern = ENVIRONMENT.compile(quoted).eval().value()
+        matches += math.ceil((1 + WANT_LENGTH) * 0.1) * math.ceil(len(pattern) * 0.25)
+    assert expression.count(".matches(") == len(
+        re.findall(r"\]\.matches\(|variables\.want\.matches\(", expression)
+    )
+    return outside + looped + matches + math.ceil(STORED_LIMIT * 0.1)
+
+
+# A list literal of plain literals: the apiserver's CEL wants them all of one type.
+LIST_LITERAL = re.compile(r"\[((?:[^\[\]()]|\[\])*)\]")
+LITERAL_KINDS = {
+    "string": r'"(?:\\.|[^"\\])*"',
+    "number": r"-?\d+(?:\.\d+)?",
+    "null": "null",
+    "bool": "true|false",
+}
+
+
+def _homogeneous(expression: str) -> None:
+    """Every list literal of plain literals holds one kind of them (HomogeneousAggregateLiterals, which
+    Kubernetes' CEL environment sets and cel-expr-python cannot)."""
+    for match in LIST_LITERAL.finditer(expression):
+        items = [
+            item.strip() for item in re.split(r',(?=(?:[^"]*"[^"]*")*[^"]*$)', match.group(1)) if item.strip()
+        ]
+        kinds = {
+            kind for item in items for kind, pattern in LITERAL_KINDS.items() if re.fullmatch(pattern, item)
+        }
+        assert len(kinds) <= 1, f"a list literal of mixed types: {match.group(0)}"
+
+
+def _expressions(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """(what, expression) for every CEL expression of a policy's spec."""
+    found = [(c["name"], c["expression"]) for c in spec.get("matchConditions", ())]
+    found += [(f"variables.{v['name']}", v["expression"]) for v in spec.get("variables", ())]
+    found += [("mutation", m["jsonPatch"]["expression"]) for m in spec.get("mutations", ())]
+    for validation in spec.get("validations", ()):
+        found.append(("validation", validation["expression"]))
+        if "messageExpression" in validation:
+            found.append(("messageExpression", validation["messageExpression"]))
+    return found
+
+
+def check_policy_accepted(obj: dict[str, Any]) -> None:
+    """What the apiserver checks of a rendered policy or binding (its v1 schema, names, CEL that
+    compiles), and what we promise: standard functions, request fields it has, each expression far
+    under the per-call limit and all of a policy's under its budget."""
+    from .policy_admission import compile_policy
+
+    api = kubernetes.client.ApiClient()
+    model = api.deserialize(json.dumps(obj), MODELS[obj["kind"]], "application/json")
+    serialized = api.sanitize_for_serialization(model)  # type: ignore[no-untyped-call]
+    assert serialized == obj, "a field admissionregistration/v1 lacks"
+    assert obj["apiVersion"] == "admissionregistration.k8s.io/v1"
+    spec = obj["spec"]
+    if obj["kind"].endswith("Binding"):
+        assert spec["policyName"] == obj["metadata"]["name"]
+        assert set(spec.get("validationActions", ["Warn"])) <= {"Warn", "Deny"}
+        return
+    for rule in spec["matchConstraints"]["resourceRules"]:
+        assert rule["scope"] == "Namespaced" and set(rule["operations"]) <= {"CREATE", "UPDATE"}
+    conditions = spec["matchConditions"]
+    names = [c["name"] for c in conditions]
+    assert len(conditions) <= MAX_CONDITIONS and len(set(names)) == len(names)
+    assert all(check_label_key(n) for n in names)
+    assert all(CEL_IDENTIFIER.fullmatch(v["name"]) for v in spec.get("variables", ()))
+    for validation in spec.get("validations", ()):
+        # Required when the expression spans lines; never one of its own.
+        assert validation["message"] and "\n" not in validation["message"]
+    if obj["kind"] == "MutatingAdmissionPolicy":
+        assert spec["reinvocationPolicy"] == "IfNeeded" and spec["mutations"]
+        assert all(m["patchType"] == "JSONPatch" for m in spec["mutations"])
+    compile_policy(obj)  # every expression compiles (as bool where the apiserver demands it)
+    total = 0
+    for what, expression in _expressions(spec):
+        assert set(re.findall(r"(\w+)\s*\(", expression)) <= POLICY_FUNCTIONS | {"JSONPatch"}, what
+        for path in _api_fields(expression):
+            field, *sub = path.strip(".").split(".")
+            assert field in REQUEST_FIELDS and set(sub) <= REQUEST_FIELDS[field], path
+        _homogeneous(expression)
+        cost = _policy_bound(expression)
+        assert cost <= PER_CALL_LIMIT, (obj["metadata"]["name"], what, cost)
+        total += cost
+    assert total <= POLICY_BUDGET, (obj["metadata"]["name"], total)
+
+
+def test_the_shipped_admission_policies_are_the_rendering_of_the_shipped_configuration() -> None:
+    args = ["webhooks", "--admission-policies", "--config", str(CONFIG.relative_to(ROOT))]
+    proc = subprocess.run([console_script(), *args], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert POLICIES_SHIPPED.read_text() == proc.stdout, (
+        f"{POLICIES_SHIPPED.relative_to(ROOT)} is not the rendering of {CONFIG.relative_to(ROOT)}: "
+        f"mcp-admission {' '.join(args)} > {POLICIES_SHIPPED.relative_to(ROOT)}"
+    )
+
+
+def test_the_shipped_admission_policies_are_accepted() -> None:
+    from mcp_admission.deploy.admission_policies import admission_policies
+
+    from .policy_admission import bindings_match
+
+    rendered = admission_policies(load_config(CONFIG))
+    assert {o["kind"] for o in rendered} == set(MODELS)
+    assert bindings_match(rendered)
+    for obj in rendered:
+        check_policy_accepted(obj)
+
+
+@settings(max_examples=30, deadline=None)
+@given(configs)
+def test_every_configuration_renders_admission_policies_the_apiserver_accepts(config: PolicyConfig) -> None:
+    from mcp_admission.deploy.admission_policies import admission_policies
+
+    for obj in admission_policies(config):
+        check_policy_accepted(obj)
+
+
+def test_the_policy_cost_bound_counts_every_loop() -> None:
+    """The estimate on the policies' own loops: filter over the owners, all over matchLabels, each bounded;
+    a loop without its size() test first is refused."""
+    from mcp_admission.deploy.admission_policies import admission_policies
+
+    rendered = {(o["kind"], o["metadata"]["name"]): o["spec"] for o in admission_policies(PolicyConfig())}
+    affinity = dict(_expressions(rendered[("MutatingAdmissionPolicy", "mcp-session-affinity")]))
+    assert _loop_costs(affinity["variables.controllers"])[1].keys() == {"owners"}
+    dns = dict(_expressions(rendered[("MutatingAdmissionPolicy", "mcp-statefulset-dns")]))
+    assert _loop_costs(dns["variables.labelsOk"])[1].keys() == {"matchLabels"}
+    assert _policy_bound(dns["variables.valid"]) > math.ceil(STORED_LIMIT * 0.1)  # its matches() priced
+    with pytest.raises(AssertionError, match="unbounded"):
+        _policy_bound("object.spec.selector.matchLabels.all(k, k != '')")
+    with pytest.raises(AssertionError, match="mixed types"):
+        _homogeneous('object.x in [null, false, 0, "", [], {}]')
+    _homogeneous('object.x in ["a", "b, c"] && [1, 2][0] == 1')
+    with pytest.raises(AssertionError, match="unbounded"):
+        _policy_bound("size(variables.owners) <= 100 ? object.metadata.ownerReferences.filter(r, true) : []")
+
+
+def test_the_admission_policies_overlay_has_no_webhook() -> None:
+    """deploy/overlays/admission-policies: the reconciler and the policies, nothing of the webhook."""
+    from tests.e2e.harness import render
+
+    objects = render("overlays/admission-policies")
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in objects}
+    assert not {k for k in kinds if "webhook" in k[1] or k[0].endswith("WebhookConfiguration")}
+    assert ("Service", "mcp-admission") not in kinds
+    assert ("Deployment", "mcp-admission-reconciler") in kinds
+    shipped = [d for d in yaml.safe_load_all(POLICIES_SHIPPED.read_text()) if d]
+    installed = {json.dumps(o, sort_keys=True) for o in objects if o["kind"] in MODELS}
+    assert installed == {json.dumps(o, sort_keys=True) for o in shipped}

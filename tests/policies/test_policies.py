@@ -22,7 +22,9 @@ from mcp_admission.policies import (
     Request,
     decide,
     warning_text,
+    workload_of,
 )
+from mcp_admission.policies.engine.backend import MAX_SELECTOR_LABELS, TOO_MANY_LABELS
 from mcp_admission.policies.engine.patch import pointer, set_members, set_value
 from mcp_admission.policies.engine.policy import Policy
 from mcp_admission.policies.engine.workloads import (
@@ -473,8 +475,26 @@ def test_a_service_with_more_owners_than_the_bound_is_not_recognised_by_them() -
     assert decide(request_for(svc), CONFIG).patch  # at the bound: the last one counts
     svc["metadata"]["ownerReferences"] = [*others, owner]
     assert decide(request_for(svc), CONFIG) == Decision()
+    # Its labels still make it one; session-affinity then reads no controller among that many owners and
+    # leaves the Service to them, as the MutatingAdmissionPolicy does (its loop has the same bound).
     svc["metadata"]["labels"] = {"toolhive": "true"}
+    assert workload_of(request_for(svc), CONFIG) is not None
+    assert decide(request_for(svc), CONFIG) == Decision()
+    svc["metadata"]["ownerReferences"] = others
     assert decide(request_for(svc), CONFIG).patch
+
+
+def test_a_selector_with_more_match_labels_than_the_bound_gets_no_service_name() -> None:
+    """The admission policies' CEL reads a selector's matchLabels up to MAX_SELECTOR_LABELS; past that the
+    engine decides as they do (the reconciler, which asks the same question, makes no Services)."""
+    sts = backend_statefulset("fetch")
+    labels = {f"l{i}": "x" for i in range(MAX_SELECTOR_LABELS)}
+    sts["spec"]["selector"] = {"matchLabels": labels}
+    assert decide(request_for(sts), CONFIG).patch
+    sts["spec"]["selector"] = {"matchLabels": {**labels, "one": "more"}}
+    decision = decide(request_for(sts), CONFIG)
+    assert not decision.patch
+    assert [w.message for w in decision.warnings] == [f"no pod DNS: {TOO_MANY_LABELS}"]
 
 
 def test_enforce_denies_unshared_sessions_in_the_validating_phase_only() -> None:
