@@ -6,6 +6,8 @@ from pathlib import Path
 
 import yaml
 
+from mcp_admission.audit.mode import GROUP
+from mcp_admission.audit.mode import KINDS as MODE_KINDS
 from mcp_admission.audit.resources import BUILT_IN, policy_kinds
 from mcp_admission.policies.engine.workloads import CORE_KINDS, MCP_RESOURCE_KINDS, TOOLHIVE_GROUP
 
@@ -29,8 +31,11 @@ def test_the_cluster_role_grants_get_and_list_on_exactly_what_the_audit_may_read
 
     (role,) = list(yaml.safe_load_all(ROLE.read_text()))
     assert (role["kind"], role["metadata"]["name"]) == ("ClusterRole", "mcp-admission-audit")
-    granted = set()
+    granted: dict[tuple[str, ...], set[tuple[str, str]]] = {}
     for rule in role["rules"]:
-        assert rule["verbs"] == ["get", "list"] and set(rule) == {"apiGroups", "resources", "verbs"}, rule
-        granted |= {(group, resource) for group in rule["apiGroups"] for resource in rule["resources"]}
-    assert granted == readable
+        assert set(rule) == {"apiGroups", "resources", "verbs"}, rule
+        pairs = {(group, resource) for group in rule["apiGroups"] for resource in rule["resources"]}
+        granted.setdefault(tuple(rule["verbs"]), set()).update(pairs)
+    # The workloads it decides: get and list. Which admission runs (its first line): list, nothing more.
+    modes = {(GROUP.removeprefix("apis/").split("/")[0], r) for rs in MODE_KINDS.values() for r in rs}
+    assert granted == {("get", "list"): readable, ("list",): modes}
