@@ -16,9 +16,9 @@ from mcp_admission.policies.engine.workloads import SKIP_ANNOTATION
 from mcp_admission.policies.statefulset_dns import headless_service_name
 from mcp_admission.reconciler.services import MANAGED_BY, MANAGED_BY_LABEL, desired_services, plan_services
 from mcp_admission.records import validate
+from tests.support.kube import statefulset
 
 from ..policies.apiserver_rules import service_problems
-from .kubehelp import statefulset
 
 CONFIG = PolicyConfig()
 

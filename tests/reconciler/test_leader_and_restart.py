@@ -27,10 +27,10 @@ from mcp_admission.reconciler.leader import LeaderElector
 from mcp_admission.reconciler.metrics import ReconcilerMetrics
 from mcp_admission.reconciler.settings import ReconcilerSettings
 from tests.support import eventually, free_port
+from tests.support.kube import converged, create_namespace, create_statefulset, service, statefulset
+from tests.support.reconciler import Running, Start
 
 from ..conftest import ROOT, ControlPlane, running_control_plane
-from .conftest import Running, Start
-from .kubehelp import converged, create_namespace, create_statefulset, service, statefulset
 
 pytestmark = pytest.mark.cluster
 FAST_LEASE = {"lease_duration_seconds": 6, "renew_deadline_seconds": 4, "retry_period_seconds": 0.5}

@@ -10,9 +10,16 @@ from mcp_admission.kube import Kube
 from mcp_admission.policies.engine.workloads import SKIP_ANNOTATION
 from mcp_admission.reconciler.services import MANAGED_BY, MANAGED_BY_LABEL
 from tests.support import eventually
-
-from .conftest import Start
-from .kubehelp import converged, create_statefulset, events, gone, patch_statefulset, service, statefulset
+from tests.support.kube import (
+    converged,
+    create_statefulset,
+    events,
+    gone,
+    patch_statefulset,
+    service,
+    statefulset,
+)
+from tests.support.reconciler import Start
 
 pytestmark = pytest.mark.cluster
 BOTH = ("mcp-web", "mcp-web-headless")
