@@ -241,7 +241,7 @@ def marked_statefulsets(draw: st.DrawFn) -> tuple[dict[str, Any], PolicyConfig]:
     return obj, config
 
 
-@settings(max_examples=500, deadline=None)
+@settings(deadline=None)
 @given(marked_statefulsets())
 def test_the_webhook_names_a_headless_service_exactly_when_the_reconciler_makes_it(
     case: tuple[dict[str, Any], PolicyConfig],
