@@ -1,78 +1,40 @@
-"""The reconciler: MCP StatefulSets get the Services services.py says they need.
+"""The reconciler: the controllers below, run on shared informers and one work queue.
 
-Informers feed a deduplicating work queue keyed by StatefulSet namespace/name; workers compare the
-desired Services with the cached live ones and server-side apply only on drift. A field another manager
-owns with another value is a 409 with force=false: we record an Event and leave that Service as it is
-until it or the StatefulSet changes, so nothing flaps. A Service the StatefulSet no longer needs (not MCP
-any more, stdio, opted out, namespace excluded) is deleted, as Kyverno's generate with synchronize does,
-but only when it is provably ours: our label and this very StatefulSet as its controller. stdio
-StatefulSets above one replica are scaled back through the scale subresource, as the stdio-replicas
-policy decides, once: scaled up again, the count has another owner (an HPA), told with an Event.
+Informers cache StatefulSets and our Services and feed a deduplicating work queue keyed by StatefulSet
+namespace/name; workers hand each key's cached StatefulSet to every controller in turn. Each controller
+does one job and owns its one piece of state, as cert-manager's cainjector does:
+service_controller.py makes, repairs and removes the backend Services; stdio_controller.py scales stdio
+StatefulSets back to one replica.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
-from mcp_admission.kube import APPLY_PATCH, MERGE_PATCH, Kube, KubeError
-from mcp_admission.policies import Operation, PolicyConfig, Request, decide, statefulset_dns, warning_text
-from mcp_admission.policies.statefulset_dns import headless_service_name
-from mcp_admission.policies.stdio_replicas import POLICY as STDIO_REPLICAS
-from mcp_admission.reconciler import events
-from mcp_admission.reconciler.drift import needs_apply
-from mcp_admission.reconciler.informer import Informer, Obj, object_key
+from mcp_admission.kube import Kube, KubeError
+from mcp_admission.policies import PolicyConfig
+from mcp_admission.reconciler.informer import Informer, Obj, in_scope, object_key
 from mcp_admission.reconciler.metrics import ReconcilerMetrics
 from mcp_admission.reconciler.queue import WorkQueue
-from mcp_admission.reconciler.services import (
-    MANAGED_BY,
-    MANAGED_BY_LABEL,
-    ServicePlan,
-    cluster_ip_service_name,
-    plan_services,
-)
+from mcp_admission.reconciler.service_controller import FIELD_MANAGER, ServiceController, controller_ref
+from mcp_admission.reconciler.services import MANAGED_BY, MANAGED_BY_LABEL
 from mcp_admission.reconciler.settings import ReconcilerSettings
+from mcp_admission.reconciler.stdio_controller import StdioScaleBack
+
+__all__ = ["FIELD_MANAGER", "Controller", "Reconciler"]
 
 log = logging.getLogger(__name__)
-FIELD_MANAGER = "mcp-admission"
 
 
-def _conflict_summary(error: KubeError) -> str:
-    """'<field> (owned by <manager>)' for each conflict the apiserver listed."""
-    causes = (error.body.get("details") or {}).get("causes") or ()
-    parts = []
-    for cause in causes:
-        if isinstance(cause, dict):
-            message = str(cause.get("message", "")).removeprefix("conflict with ")
-            parts.append(f"{cause.get('field', '?')} ({message})")
-    return ", ".join(parts) or str(error)
+class Controller(Protocol):
+    """One job on a StatefulSet, and the state that job keeps about it."""
 
+    def reconcile(self, sts: Obj) -> None: ...
 
-def _in_scope(informers: dict[str, Informer], namespace: str) -> Informer:
-    """This namespace's informer, else the all-namespaces one."""
-    return informers.get(namespace) or informers[""]
-
-
-def _controller_ref(service: Obj) -> dict[str, Any] | None:
-    """The ownerReference of the StatefulSet that controls `service` (the apiserver allows one controller)."""
-    for ref in (service.get("metadata") or {}).get("ownerReferences") or ():
-        if isinstance(ref, dict) and ref.get("kind") == "StatefulSet" and ref.get("controller") is True:
-            return ref
-    return None
-
-
-def _made_for(service: Obj, sts: Obj) -> bool:
-    """Ours (our label) and controlled by this very StatefulSet: by uid, so one recreated under the same
-    name, or another manager's object that merely has our name, does not count."""
-    labels = (service.get("metadata") or {}).get("labels") or {}
-    uid = (sts.get("metadata") or {}).get("uid")
-    ref = _controller_ref(service)
-    return (
-        bool(uid) and labels.get(MANAGED_BY_LABEL) == MANAGED_BY and ref is not None and ref.get("uid") == uid
-    )
+    def forget(self, statefulset_key: str) -> None: ...
 
 
 class Reconciler:
@@ -84,8 +46,6 @@ class Reconciler:
         metrics: ReconcilerMetrics,
         namespaces: tuple[str, ...] = (),
     ) -> None:
-        self._kube = kube
-        self._policy = policy
         self._settings = settings
         self.metrics = metrics
         self.queue = WorkQueue(metrics.queue_depth.set)
@@ -111,13 +71,9 @@ class Reconciler:
                 label_selector=f"{MANAGED_BY_LABEL}={MANAGED_BY}",
             )
         self._informers = (*self._statefulsets.values(), *self._services.values())
-        # (StatefulSet key, Service key) → (the Service's resourceVersion, our manifest) when it was left
-        # alone: not tried again until either changes.
-        self._conflicts: dict[tuple[str, str], tuple[str, str]] = {}
-        self._conflicts_lock = threading.Lock()
-        # StatefulSet key → (uid, said): we scaled that StatefulSet back to one replica once. Scaled up
-        # again, another writer (an HPA, KEDA, a script) owns the count: it is `said` once, never fought.
-        self._scaled_back: dict[str, tuple[object, bool]] = {}
+        self.services = ServiceController(kube, policy, metrics, lambda ns: in_scope(self._services, ns))
+        self.stdio = StdioScaleBack(kube, policy, metrics)
+        self.controllers: tuple[Controller, ...] = (self.services, self.stdio)  # in this order per key
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.failing: set[str] = set()  # keys whose last reconcile failed (for --once's exit code)
@@ -127,14 +83,11 @@ class Reconciler:
         self.queue.add(object_key(sts))
 
     def _statefulset_gone(self, sts: Obj) -> None:
-        owner = object_key(sts)
-        self._scaled_back.pop(owner, None)
-        with self._conflicts_lock:
-            for key in [key for key in self._conflicts if key[0] == owner]:
-                del self._conflicts[key]
+        for controller in self.controllers:
+            controller.forget(object_key(sts))
 
     def _service_changed(self, service: Obj) -> None:
-        ref = _controller_ref(service)
+        ref = controller_ref(service)
         if ref is not None:
             self.queue.add(f"{(service.get('metadata') or {}).get('namespace', '')}/{ref.get('name', '')}")
 
@@ -229,160 +182,12 @@ class Reconciler:
             finally:
                 self.queue.done(key)
 
-    # -- one StatefulSet -----------------------------------------------------------------------------
     def _cached_statefulset(self, key: str) -> Obj | None:
-        return _in_scope(self._statefulsets, key.split("/", 1)[0]).get(key)
+        return in_scope(self._statefulsets, key.split("/", 1)[0]).get(key)
 
     def reconcile(self, key: str) -> None:
         sts = self._cached_statefulset(key)
         if sts is None or (sts.get("metadata") or {}).get("deletionTimestamp"):
             return  # gone or going: the garbage collector removes the Services it owned
-        plan = plan_services(sts, self._policy)
-        if plan.skipped:
-            log.debug("%s: %s", key, plan.skipped)
-        for service in plan.services:
-            self._ensure(sts, service)
-        for service in self._unwanted(sts, plan):
-            self._remove(sts, service, plan.skipped or "no longer needed")
-        self._cap_stdio(sts)
-
-    def _service_cache(self, namespace: str) -> Informer:
-        return _in_scope(self._services, namespace)
-
-    def _live_service(self, namespace: str, name: str, remembered: bool) -> Obj | None:
-        """The cached Service (ours carry the label the cache selects), or a GET for a remembered
-        conflict; None when neither knows it: then applying is right whatever exists (it lacks our label)."""
-        cached = self._service_cache(namespace).get(f"{namespace}/{name}")
-        if cached is not None or not remembered:
-            return cached
-        return self._kube.get(f"/api/v1/namespaces/{namespace}/services/{name}")
-
-    def _ensure(self, sts: Obj, desired: dict[str, Any]) -> None:
-        namespace, name = desired["metadata"]["namespace"], desired["metadata"]["name"]
-        key = f"{namespace}/{name}"
-        memo = (object_key(sts), key)
-        with self._conflicts_lock:
-            remembered = self._conflicts.get(memo)
-        live = self._live_service(namespace, name, remembered is not None)
-        version = str((live or {}).get("metadata", {}).get("resourceVersion", ""))
-        manifest = json.dumps(desired, sort_keys=True)
-        if remembered == (version, manifest):
-            return
-        with self._conflicts_lock:
-            self._conflicts.pop(memo, None)
-        if not needs_apply(desired, live, FIELD_MANAGER):
-            return
-        path = f"/api/v1/namespaces/{namespace}/services/{name}"
-        query = (("fieldManager", FIELD_MANAGER), ("force", "false"))
-        try:
-            applied = self._kube.request("PATCH", path, query, desired, APPLY_PATCH)
-        except KubeError as exc:
-            # 409: another manager owns a field with another value. 422: the Service as it stands (a
-            # foreign port with our port's name, say) cannot take our fields. Neither changes by
-            # retrying: say so once and wait until the Service or the StatefulSet changes. A 409
-            # AlreadyExists is neither: another writer (ToolHive's proxy runner) created it at the same
-            # moment, and the retry (backoff) applies to what now exists.
-            if exc.status not in (409, 422) or exc.body.get("reason") == "AlreadyExists":
-                raise
-            if live is None:  # not ours yet: remember the version we could not change
-                version = str(
-                    (self._live_service(namespace, name, True) or {})
-                    .get("metadata", {})
-                    .get("resourceVersion", "")
-                )
-            self._left_alone(sts, memo, version, manifest, exc)
-            return
-        self.metrics.writes.labels("Service").inc()
-        self._service_cache(namespace).remember(applied)
-        log.info("applied Service %s (%s)", key, "created" if live is None else "repaired drift")
-
-    def _left_alone(
-        self, sts: Obj, memo: tuple[str, str], version: str, manifest: str, error: KubeError
-    ) -> None:
-        with self._conflicts_lock:
-            self._conflicts[memo] = (version, manifest)
-        name = memo[1].split("/")[1]
-        if error.status == 409:
-            self.metrics.conflicts.inc()
-            reason, message = "ServiceFieldConflict", f"another manager owns {_conflict_summary(error)}"
-        else:
-            self.metrics.errors.inc()
-            reason, message = "ServiceApplyRejected", str(error.body.get("message") or error)
-        message = f"Service {name} left alone: {message}"
-        log.warning("%s: %s", object_key(sts), message)
-        self._event(sts, "Warning", reason, message)
-
-    def _unwanted(self, sts: Obj, plan: ServicePlan) -> list[Obj]:
-        """Our cached Services of `sts` that the plan no longer has. Never its governing Service (its
-        spec.serviceName, immutable): that one gives its pods their DNS names for as long as it lives.
-        Only the names we would make now are looked at, for the same reason (an older name pattern)."""
-        meta = sts.get("metadata") or {}
-        namespace, name = meta.get("namespace", ""), meta.get("name", "")
-        wanted = {service["metadata"]["name"] for service in plan.services}
-        wanted.add((sts.get("spec") or {}).get("serviceName"))
-        names = {
-            cluster_ip_service_name(name),
-            headless_service_name(name, self._policy.settings(statefulset_dns.POLICY)),
-        } - wanted
-        cache = self._service_cache(namespace)
-        found = (cache.get(f"{namespace}/{service}") for service in sorted(n for n in names if n))
-        return [service for service in found if service is not None and _made_for(service, sts)]
-
-    def _remove(self, sts: Obj, service: Obj, reason: str) -> None:
-        meta = service["metadata"]
-        namespace, name = meta["namespace"], meta["name"]
-        # Only the object we judged ours: one recreated (uid) or changed (resourceVersion: relabelled,
-        # re-owned) since our cache saw it stays.
-        preconditions = {"uid": meta["uid"], "resourceVersion": meta["resourceVersion"]}
-        options = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": preconditions}
-        try:
-            self._kube.request("DELETE", f"/api/v1/namespaces/{namespace}/services/{name}", body=options)
-        except KubeError as exc:
-            # 404: gone already. 409: not the object we judged; its watch event queues its owner again.
-            if exc.status in (404, 409):
-                return
-            raise
-        self.metrics.writes.labels("Service").inc()
-        self._service_cache(namespace).forget(service)
-        with self._conflicts_lock:
-            self._conflicts.pop((object_key(sts), object_key(service)), None)
-        log.info("%s: removed Service %s (%s)", object_key(sts), name, reason)
-        self._event(sts, "Normal", "ServiceRemoved", f"Service {name} removed: {reason}")
-
-    def _cap_stdio(self, sts: Obj) -> None:
-        meta = sts.get("metadata") or {}
-        namespace, name = meta.get("namespace", ""), meta.get("name", "")
-        request = Request("apps", "v1", "StatefulSet", Operation.UPDATE, namespace, name, sts, old_object=sts)
-        decision = decide(request, self._policy, policies=(STDIO_REPLICAS,))
-        replicas = next((op["value"] for op in decision.patch if op.get("path") == "/spec/replicas"), None)
-        if replicas is None:
-            return
-        key, uid = object_key(sts), meta.get("uid")
-        if key in self._scaled_back and self._scaled_back[key][0] == uid:
-            # Scaled up again after our scale-back: scaling it back each time would be a write per
-            # sync of that writer, forever. Say it once, to the StatefulSet, and leave the count to it.
-            if not self._scaled_back[key][1]:
-                self._scaled_back[key] = (uid, True)
-                count = (sts.get("spec") or {}).get("replicas")
-                message = f"stdio-replicas: scaled to {count} again after our scale-back; left to that "
-                message += "writer (an HPA?): cap it at 1 there"
-                log.warning("%s: %s", key, message)
-                self._event(sts, "Warning", "StdioReplicasContested", message)
-            return
-        # The scale subresource: what kubectl scale and an HPA use, and it touches nothing else.
-        path = f"/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}/scale"
-        self._kube.request("PATCH", path, body={"spec": {"replicas": replicas}}, content_type=MERGE_PATCH)
-        self.metrics.writes.labels("StatefulSet").inc()
-        self._scaled_back[key] = (uid, False)
-        message = "; ".join(warning_text(finding) for finding in decision.warnings)
-        log.info("%s/%s: scaled back: %s", namespace, name, message)
-        self._event(sts, "Warning", "StdioReplicasCapped", message)
-
-    def _event(self, sts: Obj, event_type: str, reason: str, message: str) -> None:
-        """Best effort: what was done (or remembered as left alone) stands without its Event."""
-        try:
-            events.record(self._kube, sts, "StatefulSet", event_type, reason, message)
-            self.metrics.writes.labels("Event").inc()
-        except KubeError as exc:
-            self.metrics.errors.inc()
-            log.warning("could not record an Event on %s: %s", object_key(sts), exc)
+        for controller in self.controllers:
+            controller.reconcile(sts)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-from mcp_admission.kube import Kube
+from mcp_admission.kube import Kube, KubeError
+from mcp_admission.reconciler.informer import object_key
+from mcp_admission.reconciler.metrics import ReconcilerMetrics
 
+log = logging.getLogger(__name__)
 COMPONENT = "mcp-admission-reconciler"
 
 
@@ -39,3 +43,15 @@ def record(kube: Kube, obj: dict[str, Any], kind: str, event_type: str, reason: 
         "reportingComponent": COMPONENT,
     }
     kube.request("POST", f"/api/v1/namespaces/{namespace}/events", body=event)
+
+
+def announce(
+    kube: Kube, metrics: ReconcilerMetrics, sts: dict[str, Any], event_type: str, reason: str, message: str
+) -> None:
+    """An Event on a StatefulSet, best effort: what was done (or left alone) stands without its Event."""
+    try:
+        record(kube, sts, "StatefulSet", event_type, reason, message)
+        metrics.writes.labels("Event").inc()
+    except KubeError as exc:
+        metrics.errors.inc()
+        log.warning("could not record an Event on %s: %s", object_key(sts), exc)

@@ -31,6 +31,11 @@ def object_key(obj: Obj) -> str:
     return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
 
 
+def in_scope(informers: dict[str, Informer], namespace: str) -> Informer:
+    """This namespace's informer, else the all-namespaces one (keyed "")."""
+    return informers.get(namespace) or informers[""]
+
+
 def _newer(obj: Obj, than: Obj) -> bool:
     # resourceVersions are opaque by contract; etcd's are integers, and when they are not we keep the cache.
     new, old = (str((o.get("metadata") or {}).get("resourceVersion", "")) for o in (obj, than))

@@ -25,8 +25,12 @@ from hypothesis import settings as hypothesis_settings
 
 # Property tests draw the same examples on every run: a draw that happens to miss a case must not turn
 # one CI run red and the next green. (Hypothesis' own advice for CI: derandomize, no example database.)
-hypothesis_settings.register_profile("deterministic", derandomize=True, database=None)
-hypothesis_settings.load_profile("deterministic")
+# How many examples is the profile's business, not each test's: "quick" for local runs, "thorough" for
+# CI (.ci/run sets MCP_ADMISSION_HYPOTHESIS_PROFILE=thorough; pytest --hypothesis-profile works too).
+HYPOTHESIS_PROFILES = {"quick": 100, "thorough": 1000}
+for _name, _examples in HYPOTHESIS_PROFILES.items():
+    hypothesis_settings.register_profile(_name, derandomize=True, database=None, max_examples=_examples)
+hypothesis_settings.load_profile(os.environ.get("MCP_ADMISSION_HYPOTHESIS_PROFILE", "quick"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MCP_ADMISSION_SHARED", ROOT.parent / "shared"))

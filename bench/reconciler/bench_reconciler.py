@@ -32,7 +32,7 @@ from mcp_admission.reconciler.drift import contained  # noqa: E402
 from mcp_admission.reconciler.metrics import ReconcilerMetrics  # noqa: E402
 from mcp_admission.reconciler.services import MANAGED_BY, MANAGED_BY_LABEL, desired_services  # noqa: E402
 from mcp_admission.reconciler.settings import ReconcilerSettings  # noqa: E402
-from tests.reconciler.kubehelp import create_namespace, create_statefulset, statefulset  # noqa: E402
+from tests.support.kube import create_namespace, create_statefulset, statefulset  # noqa: E402
 
 CONTROL_PLANE = ROOT / "tools" / "control-plane"
 BUDGET_SECONDS = 30

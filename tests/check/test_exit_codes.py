@@ -9,10 +9,7 @@ import pytest
 from .manifests import CONFIGMAP, SSE_SERVER, STDIO_SERVER, stream
 from .runner import check, script
 
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 def write(path: Path, text: str) -> Path:

@@ -21,10 +21,7 @@ from mcp_admission.check.defaults import with_server_defaults
 from .manifests import CONFIGMAP, SERVICE, SSE_SERVER, STDIO_SERVER, statefulset, stream
 from .runner import check, script
 
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 def defaulted(obj: dict[str, Any]) -> Any:

@@ -144,7 +144,7 @@ def only(text: str) -> Manifest:
     return manifest
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data(), manifests(), st.booleans())
 def test_what_is_written_defaults_to_what_the_webhook_stores(
     data: st.DataObject, obj: dict[str, Any], update: bool

@@ -43,9 +43,7 @@ spec:
 """
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 def entry(manifest: str, config: str | None = None, *more: str) -> tuple[int, dict[str, Any]]:

@@ -11,10 +11,7 @@ import pytest
 from .manifests import CONFIGMAP, SERVICE, statefulset, stream
 from .runner import check
 
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 def entries(tmp_path: Path, old: str, new: str, *more: str) -> list[dict[str, Any]]:

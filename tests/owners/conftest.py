@@ -30,9 +30,9 @@ from mcp_admission.reconciler.metrics import ReconcilerMetrics
 from mcp_admission.reconciler.settings import ReconcilerSettings
 from tests.conftest import running_control_plane
 from tests.e2e.harness import DEPLOY, Kubectl
-from tests.reconciler.conftest import Running
-from tests.reconciler.kubehelp import create_namespace, sts_path
 from tests.support import eventually
+from tests.support.kube import create_namespace, sts_path
+from tests.support.reconciler import Running
 from tests.webhook.support import Served, make_tls, serving
 
 Counts = dict[str, float]

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.reconciler.kubehelp import events, service, sts_path
+from tests.support.kube import events, service, sts_path
 
 from .autoscaler import AutoscalerStandIn
 from .conftest import Owners

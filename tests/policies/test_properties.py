@@ -101,7 +101,7 @@ def mcp_objects(draw: st.DrawFn) -> dict[str, Any]:
     return obj
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(mcp_objects(), st.sampled_from([Operation.CREATE, Operation.UPDATE]))
 def test_deciding_again_after_the_patch_changes_nothing(obj: dict[str, Any], operation: Operation) -> None:
     """reinvocationPolicy: IfNeeded calls the mutating webhook again on its own output."""
@@ -157,7 +157,6 @@ def other_objects(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-@settings(max_examples=300)
 @given(other_objects(), st.sampled_from(list(Operation)))
 def test_objects_that_are_not_mcp_workloads_get_nothing(obj: dict[str, Any], operation: Operation) -> None:
     assert decide(request_for(obj, operation, old=obj), CONFIG) == Decision()
@@ -205,7 +204,7 @@ def put(obj: Any, path: tuple[str, ...], value: Any) -> Any:
     return {**obj, path[0]: put(obj.get(path[0]), path[1:], value)}
 
 
-@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(
     mcp_objects(),
     st.lists(st.tuples(st.sampled_from(FIELD_PATHS), json_values), min_size=1, max_size=4),

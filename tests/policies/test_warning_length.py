@@ -75,7 +75,7 @@ def requests(draw: st.DrawFn) -> Any:
     return request_for(obj, Operation.UPDATE, old)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(deadline=None)
 @given(
     requests(),
     st.sampled_from(["{name}", "mcp-{name}-headless", "{name}-pods"]),

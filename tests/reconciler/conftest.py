@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -12,28 +12,10 @@ from mcp_admission.policies import PolicyConfig
 from mcp_admission.reconciler.controller import Reconciler
 from mcp_admission.reconciler.metrics import ReconcilerMetrics
 from mcp_admission.reconciler.settings import ReconcilerSettings
+from tests.support.kube import create_namespace, delete_namespace
+from tests.support.reconciler import Running, Start
 
 from ..conftest import ControlPlane
-from .kubehelp import create_namespace, delete_namespace
-
-
-class Running:
-    """A started Reconciler and its own metrics registry (several may run in one process)."""
-
-    def __init__(self, reconciler: Reconciler, registry: CollectorRegistry) -> None:
-        self.reconciler = reconciler
-        self.registry = registry
-
-    def metric(self, name: str, **labels: str) -> float:
-        return self.registry.get_sample_value(f"mcp_admission_reconciler_{name}", labels) or 0.0
-
-    def settle(self) -> None:
-        """Resync everything and wait until the queue has drained (no timing is asserted)."""
-        self.reconciler.resync()
-        assert self.reconciler.queue.wait_idle(60), "the work queue did not drain"
-
-
-Start = Callable[..., Running]  # the start_reconciler fixture
 
 
 @pytest.fixture(scope="session")

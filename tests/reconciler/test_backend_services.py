@@ -16,9 +16,9 @@ from mcp_admission.policies.engine.workloads import SKIP_ANNOTATION
 from mcp_admission.policies.statefulset_dns import headless_service_name
 from mcp_admission.reconciler.services import MANAGED_BY, MANAGED_BY_LABEL, desired_services, plan_services
 from mcp_admission.records import validate
+from tests.support.kube import statefulset
 
 from ..policies.apiserver_rules import service_problems
-from .kubehelp import statefulset
 
 CONFIG = PolicyConfig()
 
@@ -241,7 +241,7 @@ def marked_statefulsets(draw: st.DrawFn) -> tuple[dict[str, Any], PolicyConfig]:
     return obj, config
 
 
-@settings(max_examples=500, deadline=None)
+@settings(deadline=None)
 @given(marked_statefulsets())
 def test_the_webhook_names_a_headless_service_exactly_when_the_reconciler_makes_it(
     case: tuple[dict[str, Any], PolicyConfig],

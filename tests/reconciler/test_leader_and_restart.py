@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,10 +27,10 @@ from mcp_admission.reconciler.leader import LeaderElector
 from mcp_admission.reconciler.metrics import ReconcilerMetrics
 from mcp_admission.reconciler.settings import ReconcilerSettings
 from tests.support import eventually, free_port
+from tests.support.kube import converged, create_namespace, create_statefulset, service, statefulset
+from tests.support.reconciler import Running, Start
 
 from ..conftest import ROOT, ControlPlane, running_control_plane
-from .conftest import Running, Start
-from .kubehelp import converged, create_namespace, create_statefulset, service, statefulset
 
 pytestmark = pytest.mark.cluster
 FAST_LEASE = {"lease_duration_seconds": 6, "renew_deadline_seconds": 4, "retry_period_seconds": 0.5}
@@ -65,7 +65,8 @@ class Candidate:
         self.thread.join(20)
 
 
-def test_two_reconcilers_one_lease(kube: Kube, namespace: str) -> None:
+def test_two_reconcilers_one_lease(kube: Kube, namespace: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="mcp_admission.reconciler.leader")
     create_statefulset(kube, statefulset("web", namespace))
     first = Candidate(kube, namespace, "replica-a")
     second = None
@@ -73,7 +74,16 @@ def test_two_reconcilers_one_lease(kube: Kube, namespace: str) -> None:
         eventually(lambda: lease(kube, namespace).get("holderIdentity") == "replica-a", "replica-a leads")
         second = Candidate(kube, namespace, "replica-b")
         eventually(lambda: converged(kube, namespace, "web"), "the leader's Services")
-        time.sleep(2)  # several of replica-b's retry periods: it must stay a standby
+        # It must stay a standby: it has looked and said so, and replica-a has renewed several times
+        # since, each renewal a retry period in which replica-b tried again.
+        eventually(lambda: "held by replica-a" in caplog.text, "replica-b to stand by")
+        renewals: set[str] = set()
+
+        def renewed_several_times() -> bool:
+            renewals.add(str(lease(kube, namespace).get("renewTime")))
+            return len(renewals) > 4
+
+        eventually(renewed_several_times, "several renewals by replica-a while replica-b stands by")
         assert lease(kube, namespace)["holderIdentity"] == "replica-a"
         assert (first.metric("is_leader"), second.metric("is_leader")) == (1, 0)
         assert (

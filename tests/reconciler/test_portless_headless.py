@@ -7,9 +7,8 @@ import pytest
 
 from mcp_admission.kube import Kube
 from tests.support import eventually
-
-from .conftest import Start
-from .kubehelp import converged, create_statefulset, service, statefulset
+from tests.support.kube import converged, create_statefulset, service, statefulset
+from tests.support.reconciler import Start
 
 pytestmark = pytest.mark.cluster
 

@@ -10,9 +10,7 @@ from mcp_admission.kube import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, Kube
 from mcp_admission.policies.engine.workloads import SKIP_ANNOTATION
 from mcp_admission.reconciler.controller import FIELD_MANAGER
 from tests.support import eventually
-
-from .conftest import Running, Start
-from .kubehelp import (
+from tests.support.kube import (
     converged,
     create_statefulset,
     events,
@@ -22,6 +20,7 @@ from .kubehelp import (
     statefulset,
     sts_path,
 )
+from tests.support.reconciler import Running, Start
 
 pytestmark = pytest.mark.cluster
 

@@ -10,9 +10,16 @@ from mcp_admission.kube import Kube
 from mcp_admission.policies.engine.workloads import SKIP_ANNOTATION
 from mcp_admission.reconciler.services import MANAGED_BY, MANAGED_BY_LABEL
 from tests.support import eventually
-
-from .conftest import Start
-from .kubehelp import converged, create_statefulset, events, gone, patch_statefulset, service, statefulset
+from tests.support.kube import (
+    converged,
+    create_statefulset,
+    events,
+    gone,
+    patch_statefulset,
+    service,
+    statefulset,
+)
+from tests.support.reconciler import Start
 
 pytestmark = pytest.mark.cluster
 BOTH = ("mcp-web", "mcp-web-headless")
@@ -136,7 +143,9 @@ def test_a_service_changed_or_recreated_since_the_cache_saw_it_stays(
     # What a stale cache would hold: the uid of a Service deleted since, or an older resourceVersion.
     for stale in ({"uid": "00000000-0000-0000-0000-000000000000"}, {"resourceVersion": "1"}):
         cached = {**live, "metadata": {**live["metadata"], **stale}}
-        running.reconciler._remove(web, cached, "a test")  # the precondition fails (409): nothing to do
+        running.reconciler.services._remove(
+            web, cached, "a test"
+        )  # the precondition fails (409): nothing to do
         assert uid(service(kube, namespace, "mcp-web")) == uid(live)
     assert running.metric("writes_total", kind="Service") == writes
     assert not events(kube, namespace, "ServiceRemoved")

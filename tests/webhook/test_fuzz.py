@@ -226,21 +226,21 @@ def check(status: int, answer: bytes, sent: Any, path: str) -> None:
 
 
 @pytest.mark.parametrize("config", sorted(APPS))
-@settings(FUZZ, max_examples=1600)
+@settings(FUZZ)
 @given(sent=reviews(), path=st.sampled_from(["/mutate", "/validate"]))
 def test_mcp_shaped_reviews(loop: asyncio.AbstractEventLoop, config: str, sent: Json, path: str) -> None:
     status, answer = call(loop, APPS[config], path, orjson.dumps(sent))
     check(status, answer, sent, path)
 
 
-@settings(FUZZ, max_examples=2500)
+@settings(FUZZ)
 @given(body=json_values, path=st.sampled_from(["/mutate", "/validate"]))
 def test_any_json(loop: asyncio.AbstractEventLoop, body: Any, path: str) -> None:
     status, answer = call(loop, APPS["default"], path, orjson.dumps(body))
     check(status, answer, body, path)
 
 
-@settings(FUZZ, max_examples=3500)
+@settings(FUZZ)
 @given(
     body=st.binary(max_size=300) | st.builds(lambda n: VALID[:n], st.integers(0, len(VALID))),
     content_type=st.sampled_from(
@@ -258,6 +258,6 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APPS["default"])
 
 
 @schema.parametrize()
-@settings(FUZZ, max_examples=700, suppress_health_check=list(HealthCheck))
+@settings(FUZZ, suppress_health_check=list(HealthCheck))
 def test_openapi_schemathesis(case: schemathesis.Case) -> None:  # type: ignore[type-arg]
     case.call_and_validate(checks=[not_a_server_error, status_code_conformance, response_schema_conformance])

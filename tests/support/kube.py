@@ -1,4 +1,5 @@
-"""Helpers for the reconciler's cluster tests: objects, namespaces, lookups and what the tests wait for."""
+"""Kubernetes helpers for cluster tests (the reconciler's and its owners'): objects, namespaces, lookups and
+what the tests wait for."""
 
 from __future__ import annotations
 

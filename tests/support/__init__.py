@@ -1,5 +1,6 @@
 """Small helpers every test area shares: a free loopback port, waiting for a condition, and the variables
-the kubelet gives a container for the Services beside it."""
+the kubelet gives a container for the Services beside it. Helpers of several areas live in its modules
+(kube: objects and lookups for cluster tests; reconciler: a running Reconciler)."""
 
 from __future__ import annotations
 
