@@ -123,17 +123,84 @@ def _needs_control_plane(item: pytest.Item) -> bool:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Build before the first test, outside any test's timeout, when a selected test needs it."""
-    if EXISTING_KUBECONFIG or session.config.option.collectonly:
+    if session.config.option.collectonly:
+        return
+    if any("project_image" in getattr(item, "fixturenames", ()) for item in session.items):
+        _build_image()
+    if EXISTING_KUBECONFIG:
         return
     if any(_needs_control_plane(item) for item in session.items):
         _build()
 
 
-def _no_control_plane(why: str) -> NoReturn:
+def cannot_run(why: str) -> NoReturn:
     """Skip, loudly; but fail under CI=true: CI must never go green having skipped the cluster tests."""
     if IN_CI:
         pytest.fail(f"CI=true and the cluster tests cannot run: {why}", pytrace=False)
     pytest.skip(f"{NOT_RUN}: {why}")
+
+
+# ------------------------------------------------------------------------------ the project's image
+
+IMAGE_TOOL = ROOT / "tools" / "image"
+TEST_IMAGE = "localhost/mcp-admission:test"
+_IMAGE: list[str | None] = []  # after the first try: None if built, else why not
+
+
+def _build_image() -> str | None:
+    """`tools/image build` once per session (podman + a base from Debian's archive): None, or why not."""
+    if _IMAGE:
+        return _IMAGE[0]
+    why: str | None = None
+    if os.geteuid() != 0:
+        why = "building and running the image needs root (podman rootful, mmdebstrap); run as root"
+    else:
+        tail: deque[str] = deque(maxlen=25)
+        with _uncaptured():
+            proc = subprocess.Popen(
+                [str(IMAGE_TOOL), "build", "--tag", TEST_IMAGE],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                tail.append(line.rstrip())
+                if line.startswith("image: "):  # its progress, not podman's step-by-step output
+                    sys.stderr.write(f"[image tests] {line}")
+            code = proc.wait()
+        if code != 0:
+            why = f"`tools/image build` failed (exit {code}): " + " | ".join(list(tail)[-8:])
+    _IMAGE.append(why)
+    return why
+
+
+@dataclass(frozen=True)
+class Image:
+    """The project's image, built from the Dockerfile by tools/image, and podman configured to run it."""
+
+    name: str
+
+    def podman(
+        self, *args: str, timeout: float = 120, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(IMAGE_TOOL), "podman", *args],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=check,
+        )
+
+
+@pytest.fixture(scope="session")
+def project_image() -> Image:
+    why = _build_image()
+    if why:
+        cannot_run(why)
+    return Image(TEST_IMAGE)
 
 
 # -------------------------------------------------------------------------------------- control planes
@@ -149,7 +216,7 @@ def start_control_plane(directory: Path) -> ControlPlane:
         )
     why = _build()
     if why:
-        _no_control_plane(why)
+        cannot_run(why)
     proc = subprocess.run(
         [str(CONTROL_PLANE), "up", str(directory)], stdin=subprocess.DEVNULL, capture_output=True, text=True
     )
