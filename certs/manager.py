@@ -50,6 +50,7 @@ from mcp_admission.kube import JSON, Kube, KubeError
 log = logging.getLogger(__name__)
 
 TLS_TYPE = "kubernetes.io/tls"
+COMPONENT = "mcp-admission-certs"  # the field manager of its writes (Secrets, caBundle), in managedFields
 LABELS = {"app.kubernetes.io/name": "mcp-admission", "app.kubernetes.io/component": "certs"}
 RETRY_SECONDS = 60.0  # after a failed pass, try again this soon (or at the normal interval if shorter)
 

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, TypeVar
 
 import yaml
 
+from mcp_admission import environment
 from mcp_admission.records import validate
 
 if TYPE_CHECKING:  # pydantic is imported only when a file is validated (`check`'s start-up: records)
     from pydantic import BaseModel, ValidationError
 
-CONFIG_ENV = "MCP_ADMISSION_CONFIG"
+CONFIG_ENV = environment.CONFIG
 
 M = TypeVar("M", bound="BaseModel")
 T = TypeVar("T")

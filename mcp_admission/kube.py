@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from importlib import metadata
 from typing import Any
 
 import urllib3
@@ -20,6 +21,7 @@ from kubernetes.config.config_exception import ConfigException
 
 JSON = dict[str, Any]  # an object as the apiserver sends it
 Query = Sequence[tuple[str, str]]
+_VERSION = metadata.version("mcp-admission")
 APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML: the body is sent as JSON
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"  # RFC 6902: a list of operations
@@ -34,11 +36,19 @@ class KubeError(Exception):
         self.body = body or {}
 
 
-def api_client(kubeconfig: str | None, pool_size: int = 16, context: str | None = None) -> client.ApiClient:
+def api_client(
+    kubeconfig: str | None,
+    pool_size: int = 16,
+    context: str | None = None,
+    component: str = "mcp-admission",
+) -> client.ApiClient:
     """The ApiClient for `kubeconfig`, else the pod's service account, else $KUBECONFIG/~/.kube/config;
     `context` (a kubeconfig's context, not its current one) rules out the service account.
 
     `pool_size` connections are kept open: workers and watches beyond it would each pay a TLS handshake.
+    `component` names the part in its User-Agent, from which the apiserver takes the field manager of
+    every write that names none (managedFields then say `mcp-admission-certs`, not the client library's
+    default `OpenAPI-Generator`) and which its audit log records.
     """
     configuration = client.Configuration()
     try:
@@ -54,7 +64,9 @@ def api_client(kubeconfig: str | None, pool_size: int = 16, context: str | None 
     except (ConfigException, OSError, ValueError, TypeError) as exc:
         raise KubeError(0, f"no usable Kubernetes client configuration: {exc}") from None
     configuration.connection_pool_maxsize = pool_size
-    return client.ApiClient(configuration)
+    api = client.ApiClient(configuration)
+    api.user_agent = f"{component}/{_VERSION}"
+    return api
 
 
 class Kube:

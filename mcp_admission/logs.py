@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from . import environment
 from .configfile import ConfigError
 
 _second = -1
@@ -52,7 +53,7 @@ class JSONFormatter(logging.Formatter):
 
 
 LEVELS = ("debug", "info", "warning", "error")
-LEVEL_ENV = "MCP_ADMISSION_LOG_LEVEL"
+LEVEL_ENV = environment.LOG_LEVEL
 
 
 def add_level_option(parser: argparse.ArgumentParser) -> None:

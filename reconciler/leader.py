@@ -36,6 +36,7 @@ class LeaderElector:
         self._on_leader = on_leader
         self._observed: tuple[Any, ...] | None = None
         self._observed_at = 0.0
+        self._reported_holder = ""  # said once per holder: a silent standby looks like a hung one
 
     def _lease(self, holder: str, acquired: str, transitions: int) -> dict[str, Any]:
         return {
@@ -69,6 +70,15 @@ class LeaderElector:
         if record != self._observed:
             self._observed, self._observed_at = record, now
         held_by_other = holder and holder != self.identity
+        if held_by_other and holder != self._reported_holder:
+            self._reported_holder = holder
+            lease = f"{self._settings.lease_namespace}/{name}"
+            log.info(
+                "standing by: lease %s is held by %s",
+                lease,
+                holder,
+                extra={"fields": {"lease": lease, "holder": holder}},
+            )
         duration = spec.get("leaseDurationSeconds") or self._settings.lease_duration_seconds
         if held_by_other and now < self._observed_at + duration:
             return False

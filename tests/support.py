@@ -1,11 +1,12 @@
-"""Small helpers every test area shares: a free loopback port, and waiting for a condition."""
+"""Small helpers every test area shares: a free loopback port, waiting for a condition, and the variables
+the kubelet gives a container for the Services beside it."""
 
 from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -31,3 +32,37 @@ def eventually(check: Callable[[], T | None], what: str, timeout: float = 30.0, 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def service_link_variables(services: Iterable[Mapping[str, Any]], first_ip: int = 10) -> dict[str, str]:
+    """What the kubelet puts into every container for these Services (pkg/kubelet/envvars FromServices,
+    v1.20-v1.36): N_SERVICE_HOST, N_SERVICE_PORT, N_SERVICE_PORT_<name>, N_PORT and N_PORT_<n>_<PROTO>
+    with _PROTO, _PORT and _ADDR, N being the name upper-cased with `-` → `_`. Services without a cluster
+    IP (headless, ExternalName) get none; each gets a made-up IP in 10.96/16 when it has none yet."""
+    found: dict[str, str] = {}
+    for offset, service in enumerate(services):
+        spec = service.get("spec") or {}
+        if spec.get("clusterIP") == "None" or spec.get("type") == "ExternalName" or not spec.get("ports"):
+            continue
+        ip = spec.get("clusterIP") or f"10.96.0.{first_ip + offset}"
+        prefix = service["metadata"]["name"].upper().replace("-", "_")
+        ports = spec["ports"]
+        found[f"{prefix}_SERVICE_HOST"] = ip
+        found[f"{prefix}_SERVICE_PORT"] = str(ports[0]["port"])
+        for index, port in enumerate(ports):
+            number, protocol = port["port"], port.get("protocol", "TCP")
+            url = f"{protocol.lower()}://{ip}:{number}"
+            if port.get("name"):
+                found[f"{prefix}_SERVICE_PORT_{port['name'].upper().replace('-', '_')}"] = str(number)
+            if index == 0:
+                found[f"{prefix}_PORT"] = url
+            link = f"{prefix}_PORT_{number}_{protocol.upper()}"
+            found.update(
+                {
+                    link: url,
+                    f"{link}_PROTO": protocol.lower(),
+                    f"{link}_PORT": str(number),
+                    f"{link}_ADDR": ip,
+                }
+            )
+    return found

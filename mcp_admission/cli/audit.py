@@ -96,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(chosen, str):
         return exitcodes.cannot_start("audit", chosen)
     try:
-        kube = Kube(api_client(args.kubeconfig, pool_size=1, context=args.context))
+        kube = Kube(
+            api_client(args.kubeconfig, pool_size=1, context=args.context, component="mcp-admission-audit")
+        )
     except KubeError as exc:
         return exitcodes.cannot_start("audit", exc)
     where = f"namespace {args.namespace}" if args.namespace else "all namespaces"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -15,6 +16,8 @@ from mcp_admission.configfile import ConfigError, with_overrides
 
 if TYPE_CHECKING:
     from mcp_admission.certs.generate import Bundle
+
+log = logging.getLogger("mcp_admission.certs")
 
 # The certificate code (cryptography) and the kubernetes client are imported by the action that runs.
 KEY_TYPES: tuple[str, ...] = get_args(CertSettings.model_fields["key_type"].annotation)
@@ -230,6 +233,7 @@ def run_verify(args: argparse.Namespace) -> int:
 def run_ensure(args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
 
+    from mcp_admission.certs.manager import COMPONENT as CERTS_COMPONENT
     from mcp_admission.certs.manager import CertManager
     from mcp_admission.certs.metrics import CertMetrics
     from mcp_admission.certs.pem import CertError
@@ -238,7 +242,7 @@ def run_ensure(args: argparse.Namespace) -> int:
     try:
         logs.configure(logs.level_from(args.log_level, os.environ))
         settings = _settings(args, namespace=args.namespace, service=args.service)
-        client = api_client(args.kubeconfig)
+        client = api_client(args.kubeconfig, component=CERTS_COMPONENT)
     except (ConfigError, KubeError) as exc:
         return _fail(str(exc))
     try:
@@ -246,13 +250,16 @@ def run_ensure(args: argparse.Namespace) -> int:
             # One pass, no metrics endpoint: its counts go to a registry nobody serves.
             result = CertManager(settings, Kube(client), CertMetrics(CollectorRegistry())).ensure_once()
     except (CertError, KubeError) as exc:
-        return _fail(str(exc), exitcodes.FAILED)
+        log.error("certificate pass failed: %s", exc)
+        return exitcodes.FAILED
+    # Logged, not printed: this is the webhook pods' init container, whose neighbours log JSON.
     for action in result.actions:
-        print(action)
-    if not result.changed:
-        print("certificates in order")
-    print(
-        f"serving certificate expires {result.serving_expires:%Y-%m-%d}, CA {result.ca_expires:%Y-%m-%d}"
-        + (f"; CA overlap ends after {result.retire_at:%Y-%m-%d %H:%M} UTC" if result.retire_at else "")
-    )
+        log.info("certificates: %s", action, extra={"fields": {"action": action}})
+    expiry = {
+        "servingExpires": f"{result.serving_expires:%Y-%m-%d}",
+        "caExpires": f"{result.ca_expires:%Y-%m-%d}",
+    }
+    if result.retire_at:
+        expiry["caOverlapEnds"] = f"{result.retire_at:%Y-%m-%dT%H:%M}Z"
+    log.info("certificates %s", "updated" if result.changed else "in order", extra={"fields": expiry})
     return exitcodes.OK

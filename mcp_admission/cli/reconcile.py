@@ -11,7 +11,7 @@ import threading
 import uuid
 from typing import Any
 
-from mcp_admission import exitcodes, logs
+from mcp_admission import environment, exitcodes, logs
 from mcp_admission.cli.config import load_config
 from mcp_admission.configfile import ConfigError, with_overrides
 
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     from mcp_admission.kube import Kube, KubeError, api_client
     from mcp_admission.metrics import serve_metrics
-    from mcp_admission.reconciler.controller import Reconciler
+    from mcp_admission.reconciler.controller import FIELD_MANAGER, Reconciler
     from mcp_admission.reconciler.leader import LeaderElector
     from mcp_admission.reconciler.metrics import ReconcilerMetrics
 
@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return exitcodes.cannot_start("reconcile", exc)
     try:
-        kube = Kube(api_client(args.kubeconfig, pool_size=settings.workers + 4))  # + watches, lease
+        pool = settings.workers + 4  # + watches, lease
+        kube = Kube(api_client(args.kubeconfig, pool_size=pool, component=FIELD_MANAGER))
     except KubeError as exc:
         return exitcodes.cannot_start("reconcile", exc)
 
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     if not settings.leader_elect:
         reconciler.run(stop)
         return exitcodes.OK
-    identity = f"{os.environ.get('POD_NAME') or socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+    identity = f"{os.environ.get(environment.POD_NAME) or socket.gethostname()}_{uuid.uuid4().hex[:8]}"
     elector = LeaderElector(kube, settings, identity, lambda leading: metrics.is_leader.set(int(leading)))
     # Losing the Lease ends the process (as client-go does): a restart starts clean as a standby.
     return exitcodes.OK if elector.run(stop, reconciler.run) else exitcodes.FAILED

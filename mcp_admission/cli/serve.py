@@ -1,4 +1,5 @@
-"""`mcp-admission serve`: flags, then MCP_ADMISSION_* variables, then the config file's `webhook:` section."""
+"""`mcp-admission serve`: flags, then MCP_ADMISSION_* variables (named in mcp_admission.environment), then
+the config file's `webhook:` section."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from mcp_admission import exitcodes, logs
+from mcp_admission import environment, exitcodes, logs
 from mcp_admission.cli.config import Config, load_config
 from mcp_admission.configfile import ConfigError, with_overrides
 from mcp_admission.webhook.settings import WebhookSettings
@@ -21,23 +22,28 @@ log = logging.getLogger("mcp_admission.webhook")
 
 # WebhookSettings field → (flag, environment variable, argparse type, help)
 OPTIONS: dict[str, tuple[str, str, Any, str]] = {
-    "host": ("--host", "MCP_ADMISSION_HOST", str, "address to listen on (default 0.0.0.0)"),
-    "port": ("--port", "MCP_ADMISSION_PORT", int, "HTTPS port for /mutate, /validate, /healthz, /readyz"),
-    "metrics_port": ("--metrics-port", "MCP_ADMISSION_METRICS_PORT", int, "plain-HTTP /metrics port, 0: off"),
+    "host": ("--host", environment.SERVE_HOST, str, "address to listen on (default 0.0.0.0)"),
+    "port": ("--port", environment.SERVE_PORT, int, "HTTPS port for /mutate, /validate, /healthz, /readyz"),
+    "metrics_port": (
+        "--metrics-port",
+        environment.SERVE_METRICS_PORT,
+        int,
+        "plain-HTTP /metrics port, 0: off",
+    ),
     "cert_file": (
         "--cert-file",
-        "MCP_ADMISSION_CERT_FILE",
+        environment.SERVE_CERT_FILE,
         str,
         "serving certificate (PEM), reloaded on change",
     ),
-    "key_file": ("--key-file", "MCP_ADMISSION_KEY_FILE", str, "its private key (PEM)"),
+    "key_file": ("--key-file", environment.SERVE_KEY_FILE, str, "its private key (PEM)"),
     "grace_period": (
         "--grace-period",
-        "MCP_ADMISSION_GRACE_PERIOD",
+        environment.SERVE_GRACE_PERIOD,
         int,
         "seconds to finish requests on SIGTERM",
     ),
-    "max_body_bytes": ("--max-body-bytes", "MCP_ADMISSION_MAX_BODY_BYTES", int, "larger bodies get 413"),
+    "max_body_bytes": ("--max-body-bytes", environment.SERVE_MAX_BODY_BYTES, int, "larger bodies get 413"),
 }
 DEV_SANS = ("localhost", "127.0.0.1", "::1")
 
@@ -55,7 +61,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", help="configuration file (env MCP_ADMISSION_CONFIG)")
+    parser.add_argument("--config", help=f"configuration file (env {environment.CONFIG})")
     for flag, env, kind, text in OPTIONS.values():
         parser.add_argument(flag, type=kind, default=None, help=f"{text} (env {env})")
     logs.add_level_option(parser)
@@ -143,11 +149,12 @@ def run(args: argparse.Namespace) -> int:
         cert_metrics = CertMetrics(REGISTRY)  # the reloader's and the certificate manager's
         companions: list[Companion] = []
         if args.manage_certs:
+            from mcp_admission.certs.manager import COMPONENT as CERTS_COMPONENT
             from mcp_admission.certs.manager import CertManager
             from mcp_admission.kube import Kube, KubeError, api_client
 
             try:
-                client = stack.enter_context(api_client(args.kubeconfig))
+                client = stack.enter_context(api_client(args.kubeconfig, component=CERTS_COMPONENT))
             except KubeError as exc:
                 return exitcodes.cannot_start("serve --manage-certs", exc)
             companions.append(CertManager(config.certs, Kube(client), cert_metrics).run)

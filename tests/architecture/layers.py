@@ -35,6 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "mcp_admission.kube",
         "mcp_admission.configfile",
+        "mcp_admission.environment",
         "mcp_admission.models",
         "mcp_admission.records",
         "mcp_admission.names",

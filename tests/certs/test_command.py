@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -178,10 +179,16 @@ def test_ensure_from_the_command_line(
         f"  webhookSelector: certs-test={cluster.label}\n"
     )
     argv = ["ensure", "--config", str(config), "--kubeconfig", str(control_plane.kubeconfig)]
-    code, out, _ = run(capsys, *argv)
-    assert code == 0
-    assert f"created Secret {cluster.namespace}/hook-ca with a new CA" in out
-    assert f"created Secret {cluster.namespace}/hook-tls with a new serving certificate" in out
-    code, out, _ = run(capsys, *argv)
-    assert code == 0 and out.startswith("certificates in order\n")
+    code, out, err = run(capsys, *argv)
+    assert code == 0 and not out  # JSON log lines, like the servers beside it in the pod
+    logged = [json.loads(line) for line in err.splitlines()]
+    assert {line["action"] for line in logged if "action" in line} >= {
+        f"created Secret {cluster.namespace}/hook-ca with a new CA",
+        f"created Secret {cluster.namespace}/hook-tls with a new serving certificate",
+    }
+    assert logged[-1]["message"] == "certificates updated" and logged[-1]["servingExpires"]
+    code, out, err = run(capsys, *argv)
+    assert code == 0 and [json.loads(line)["message"] for line in err.splitlines()] == [
+        "certificates in order"
+    ]
     assert set(cluster.versions()) >= {"Secret/hook-tls", "Secret/hook-ca"}

@@ -124,6 +124,7 @@ class Process:
 
     args: list[str]
     log: Path
+    env: dict[str, str] | None = None  # the whole environment; None: this process's
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -134,7 +135,12 @@ class Process:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env=self.env,
             )
+
+    @property
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
 
     def stop(self, timeout: float = 15.0) -> int | None:
         """SIGTERM (as the kubelet does), SIGKILL if it does not exit in time; the exit code."""
@@ -165,8 +171,8 @@ class Process:
         return self.log.stat().st_size if self.log.exists() else 0
 
 
-def run_cli(*args: str, stdin: str | None = None) -> Result:
-    """One `mcp-admission` command to completion."""
+def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Result:
+    """One `mcp-admission` command to completion (`env`: its whole environment)."""
     argv = [console_script(), *args]
-    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60, env=env)
     return Result(proc.returncode, proc.stdout, proc.stderr)

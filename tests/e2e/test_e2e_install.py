@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import ssl
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+import yaml
 
-from tests.support import eventually, free_port
+from mcp_admission import environment
+from tests.support import eventually, free_port, service_link_variables
 
 from .cluster import RECONCILER_SA, WEBHOOK_NS, WEBHOOK_SA, Cluster, service_account_kubeconfig
-from .harness import MODERN, OVERLAYS, Kubectl, Process, dump, render, run_cli
+from .harness import MODERN, OVERLAYS, Kubectl, Process, config_text, dump, find, render, run_cli
 from .objects import OPT_IN, service
 
 pytestmark = pytest.mark.cluster
@@ -89,6 +96,13 @@ def test_the_webhook_pods_manage_their_certificates_with_their_rbac(cluster: Clu
         tls = kubectl.get("secret", "mcp-admission-tls", WEBHOOK_NS)
         assert tls is not None and kubectl.get("secret", "mcp-admission-ca", WEBHOOK_NS) is not None
         assert {_ca_bundle(kubectl, kind) for kind in WEBHOOK_CONFIGS} == {tls["data"]["ca.crt"]}
+        # Every write names its writer: managedFields say who owns the Secrets and the caBundles.
+        written = [tls, kubectl.get("secret", "mcp-admission-ca", WEBHOOK_NS)]
+        written += [kubectl.get(kind, "mcp-admission") for kind in WEBHOOK_CONFIGS]
+        for obj in written:
+            assert obj is not None
+            managers = {entry["manager"] for entry in obj["metadata"]["managedFields"]}
+            assert "mcp-admission-certs" in managers and "OpenAPI-Generator" not in managers, managers
         again = run_cli("certs", "ensure", *as_pod)
         assert again.returncode == 0, again.stderr
         assert kubectl.get("secret", "mcp-admission-tls", WEBHOOK_NS) == tls, "a second pass changes nothing"
@@ -154,3 +168,122 @@ def test_every_overlay_is_valid_for_the_apiserver(cluster: Cluster, overlay: str
     result = cluster.kubectl("apply", "--dry-run=server", "-f", "-", stdin=dump(checked), check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("(server dry run)") == len(checked)
+
+
+# Services a user may well add beside ours: each would inject variables named like ours, were the rule
+# of mcp_admission/environment.py not kept.
+NEIGHBOURS = ("mcp-admission-metrics", "mcp-admission-webhook", "mcp-admission-reconciler", "mcp")
+MOUNTED_CONFIG = "/etc/mcp-admission/config/config.yaml"  # the ConfigMap volume's file, in the pods
+
+
+def _as_kubelet_runs(
+    container: dict[str, Any], links: dict[str, str], config: Path, kubeconfig: Path
+) -> dict[str, str]:
+    """The container's environment as the kubelet makes it: the Services' link variables, then the
+    container's own `env` (the downward API's pod name; the mounted config at its path here), and the
+    way to the apiserver (a kubeconfig: a process on the host has no service-account token)."""
+    env = {"PATH": os.environ["PATH"], **links, "KUBECONFIG": str(kubeconfig)}
+    for variable in container.get("env", []):
+        if "valueFrom" in variable:
+            assert variable["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}, variable
+            env[variable["name"]] = f"{container['name']}-7d9f8-x2x4q"
+        else:
+            env[variable["name"]] = variable["value"]
+    assert env[environment.CONFIG] == MOUNTED_CONFIG
+    env[environment.CONFIG] = str(config)
+    return env
+
+
+def test_the_shipped_containers_start_under_every_service_link_variable(cluster: Cluster) -> None:
+    """`certs ensure`, `serve --manage-certs` and `reconcile` exactly as the shipped pod templates run
+    them (args, env, the shipped configuration) beside the link variables of every Service in our
+    namespace. Before the variables were renamed, `serve` read MCP_ADMISSION_PORT=tcp://…:443 as its
+    port and every install crash-looped."""
+    kubectl, work = cluster.kubectl, cluster.dir / "service-links"
+    work.mkdir()
+    objs = render("overlays/legacy")
+    deployments = {d["metadata"]["name"]: d["spec"]["template"]["spec"] for d in find(objs, "Deployment")}
+    webhook_pod, reconciler_pod = (
+        deployments["mcp-admission-webhook"],
+        deployments["mcp-admission-reconciler"],
+    )
+    assert webhook_pod["enableServiceLinks"] is False and reconciler_pod["enableServiceLinks"] is False
+    ports = [{"name": "https", "port": 443}, {"name": "metrics", "port": 8080}]
+    services = [
+        {"metadata": {"name": "kubernetes"}, "spec": {"clusterIP": "10.96.0.1", "ports": ports[:1]}},
+        *find(objs, "Service"),
+        *({"metadata": {"name": name}, "spec": {"ports": ports}} for name in NEIGHBOURS),
+    ]
+    links = service_link_variables(services)
+    assert links["MCP_ADMISSION_PORT"].startswith("tcp://")  # what our own Service gives every pod
+
+    # The shipped configuration, but on free loopback ports and the certificate files written below.
+    shipped = yaml.safe_load(config_text(objs))
+    port = free_port()
+    shipped["webhook"].update(
+        host="127.0.0.1", port=port, metricsPort=free_port(),
+        certFile=str(work / "tls.crt"), keyFile=str(work / "tls.key"),
+    )  # fmt: skip
+    shipped["reconciler"].update(metricsAddress="127.0.0.1", metricsPort=free_port())
+    config = work / "config.yaml"
+    config.write_text(yaml.safe_dump(shipped))
+    webhook_kubeconfig = service_account_kubeconfig(
+        kubectl, cluster.env, WEBHOOK_SA, work / "webhook.kubeconfig"
+    )
+    reconciler_kubeconfig = service_account_kubeconfig(
+        kubectl, cluster.env, RECONCILER_SA, work / "reconciler.kubeconfig"
+    )
+
+    ours = {kind: _ca_bundle(kubectl, kind) for kind in WEBHOOK_CONFIGS}
+    try:
+        (certs,) = webhook_pod["initContainers"]
+        ensured = run_cli(*certs["args"], env=_as_kubelet_runs(certs, links, config, webhook_kubeconfig))
+        assert ensured.returncode == 0, ensured.stderr
+        tls = kubectl.get("secret", "mcp-admission-tls", WEBHOOK_NS)
+        assert tls is not None
+        for key in ("tls.crt", "tls.key", "ca.crt"):
+            (work / key).write_bytes(base64.b64decode(tls["data"][key]))
+
+        (serving,) = webhook_pod["containers"]
+        server = Process(
+            serving["args"], work / "serve.log", _as_kubelet_runs(serving, links, config, webhook_kubeconfig)
+        )
+        server.start()
+        try:
+            trust = ssl.create_default_context(cafile=str(work / "ca.crt"))
+            trust.check_hostname = False  # the certificate names the Service, not 127.0.0.1
+            with httpx.Client(verify=trust, timeout=5) as https:
+                readyz = f"https://127.0.0.1:{port}/readyz"
+                eventually(lambda: server.exited or _answers(https, readyz), "serve to be ready")
+                assert not server.exited, server.log.read_text()
+        finally:
+            assert server.stop() == 0, server.log.read_text()
+    finally:
+        _set_ca_bundles(kubectl, ours)  # back to the CA of the webhook these tests run on loopback
+
+    (reconciling,) = reconciler_pod["containers"]
+    standby = Process(
+        reconciling["args"],
+        work / "reconcile.log",
+        _as_kubelet_runs(reconciling, links, config, reconciler_kubeconfig),
+    )
+    standby.start()
+    try:
+        # The session's reconciler holds the Lease: this one stands by, and says so once, naming it.
+        lease = kubectl.get("lease", "mcp-admission-reconciler", WEBHOOK_NS)
+        assert lease is not None
+        holder = lease["spec"]["holderIdentity"]
+        said = eventually(
+            lambda: [line for line in standby.json_lines() if line["message"].startswith("standing by")],
+            "the standby to say who holds the Lease",
+        )
+        assert said[0]["holder"] == holder and said[0]["lease"] == "mcp-admission/mcp-admission-reconciler"
+    finally:
+        assert standby.stop() == 0, standby.log.read_text()
+
+
+def _answers(client: httpx.Client, url: str) -> bool:
+    try:
+        return client.get(url).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -19,6 +19,7 @@ import httpx
 import orjson
 import pytest
 
+from mcp_admission import environment
 from tests.support import free_port
 
 from .support import review
@@ -99,12 +100,12 @@ def test_sigterm_finishes_requests_in_flight_then_exits_0(tls: Path, tmp_path: P
     port = free_port()
     log = tmp_path / "serve.log"
     env = {  # everything from the environment, as in the container
-        "MCP_ADMISSION_HOST": "127.0.0.1",
-        "MCP_ADMISSION_PORT": str(port),
-        "MCP_ADMISSION_METRICS_PORT": str(free_port()),
-        "MCP_ADMISSION_CERT_FILE": str(tls / "tls.crt"),
-        "MCP_ADMISSION_KEY_FILE": str(tls / "tls.key"),
-        "MCP_ADMISSION_GRACE_PERIOD": "20",
+        environment.SERVE_HOST: "127.0.0.1",
+        environment.SERVE_PORT: str(port),
+        environment.SERVE_METRICS_PORT: str(free_port()),
+        environment.SERVE_CERT_FILE: str(tls / "tls.crt"),
+        environment.SERVE_KEY_FILE: str(tls / "tls.key"),
+        environment.SERVE_GRACE_PERIOD: "20",
     }
     with process([], log, env) as proc:
         wait_ready(f"https://127.0.0.1:{port}", tls / "ca.crt", proc, log)
