@@ -83,8 +83,9 @@ def _uncaptured() -> Any:
     return capman.global_and_fixture_disabled() if capman else nullcontext()
 
 
-def _build() -> str | None:
-    """Run `tools/control-plane build` once per session (a no-op when built): None, or why it failed."""
+def _build(node: bool = False) -> str | None:
+    """Run `tools/control-plane build` once per session (a no-op when built): None, or why it failed.
+    `node`: also the kubelet and kube-scheduler (`build --node`), for the pod tests (tests/node)."""
     if _BUILD:
         return _BUILD[0]
     why: str | None = None
@@ -96,7 +97,7 @@ def _build() -> str | None:
         tail: deque[str] = deque(maxlen=25)
         with _uncaptured():
             proc = subprocess.Popen(
-                [str(CONTROL_PLANE), "build"],
+                [str(CONTROL_PLANE), "build", *(["--node"] if node else [])],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -130,7 +131,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if EXISTING_KUBECONFIG:
         return
     if any(_needs_control_plane(item) for item in session.items):
-        _build()
+        _build(node=any(item.get_closest_marker("node") for item in session.items))
 
 
 def cannot_run(why: str) -> NoReturn:
