@@ -5,6 +5,7 @@ webhook is rolled. Used by tests/node and bench/node/rollout.py."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections import Counter
@@ -56,10 +57,11 @@ class Stream:
 
     def _run(self) -> None:
         env = self.env
+        tls = ssl.create_default_context(cafile=env["KUBE_CA_FILE"])
+        tls.load_cert_chain(env["KUBE_CLIENT_CERT"], env["KUBE_CLIENT_KEY"])
         client = httpx.Client(
             base_url=env["KUBE_APISERVER_URL"],
-            verify=env["KUBE_CA_FILE"],
-            cert=(env["KUBE_CLIENT_CERT"], env["KUBE_CLIENT_KEY"]),
+            verify=tls,
             timeout=30,
             trust_env=False,  # loopback only, whatever proxy the environment names
         )

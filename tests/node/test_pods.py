@@ -130,7 +130,8 @@ def test_a_rolling_restart_of_the_webhook_admits_nothing_unpatched(
     kubectl = installed
     ns = namespace(kubectl, "rollout")
     with Stream(node_plane.env, ns, rate=20) as stream:
-        eventually(lambda: stream.tally.patched >= 20, "the stream to be admitted and patched", timeout=30)
+        eventually(lambda: stream.tally.patched >= 20, "the stream to be patched", timeout=30)
+        assert not stream.tally.errors, stream.tally.line()
         rolled(kubectl, "mcp-admission-webhook")
         time.sleep(2)  # a tail after the last old pod went: requests still in flight
         tally = stream.stop()
