@@ -7,11 +7,14 @@ One node per machine: the whole session shares it, each test in its own namespac
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,6 +32,8 @@ from tests.e2e.harness import Kubectl, Obj, dump, render
 NS = "mcp-admission"
 DEPLOYMENTS = ("mcp-admission-webhook", "mcp-admission-reconciler")
 ROLLOUT_TIMEOUT = 180  # the first webhook pods wait for the kubelet to fill the Secret volume (≤ 1 min)
+NODE_LOCK = "/run/lock/mcp-admission-node-tests.lock"
+NODE_LOCK_WAIT = 900
 # Opt-in until the pod tests have proven reliable everywhere CI runs (see the README's "Tests").
 ENABLED = os.environ.get("MCP_ADMISSION_NODE_TESTS", "0") == "1"
 
@@ -57,10 +62,33 @@ def installable(objs: list[Obj], image: str) -> list[Obj]:
     return out
 
 
+@contextmanager
+def machine_node_lock() -> Iterator[None]:
+    """One node per machine: a second test session waits for the first one's (bounded), never fails."""
+    with open(NODE_LOCK, "a") as lock:
+        deadline = time.monotonic() + NODE_LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail(
+                        f"another test session held the machine's node for {NODE_LOCK_WAIT}s ({NODE_LOCK})"
+                    )
+                time.sleep(1)
+        yield
+
+
 @pytest.fixture(scope="session")
 def node_plane(project_image: Image, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     if EXISTING_KUBECONFIG:
         pytest.skip("the pod tests need a node of their own; unset MCP_ADMISSION_TEST_KUBECONFIG")
+    with machine_node_lock():
+        yield from _node_plane(project_image, tmp_path_factory)
+
+
+def _node_plane(project_image: Image, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     directory = tmp_path_factory.mktemp("node")
     archive = directory / "image.tar"
     saved = subprocess.run(
