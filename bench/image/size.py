@@ -41,7 +41,10 @@ def podman(*args: str) -> str:
     return subprocess.run([str(TOOL), "podman", *args], check=True, capture_output=True, text=True).stdout
 
 
-def closure(name: str, graph: dict[str, list[object]]) -> set[str]:
+Graph = dict[str, tuple[int, list[str]]]  # distribution -> (bytes, what it requires)
+
+
+def closure(name: str, graph: Graph) -> set[str]:
     seen: set[str] = set()
     todo = [name]
     while todo:
@@ -49,7 +52,7 @@ def closure(name: str, graph: dict[str, list[object]]) -> set[str]:
         if current in seen or current not in graph:
             continue
         seen.add(current)
-        todo.extend(str(r) for r in graph[current][1])  # type: ignore[union-attr]
+        todo.extend(graph[current][1])
     return seen
 
 
@@ -69,17 +72,18 @@ def main() -> int:
         if layer["size"]:
             print(f"  {layer['size'] / MB:8.1f} MB  {' '.join(layer['CreatedBy'].split())[:90]}")
 
-    graph: dict[str, list[object]] = json.loads(
+    raw = json.loads(
         podman("run", "--rm", "--network=none", "--entrypoint", "python3", args.image, "-c", INSIDE)
     )
+    graph: Graph = {name: (int(size), [str(r) for r in reqs]) for name, (size, reqs) in raw.items()}
     ours = closure("mcp-admission", graph)
-    added = sum(int(graph[n][0]) for n in ours)  # type: ignore[call-overload]
+    added = sum(graph[n][0] for n in ours)
     print(f"\nmcp-admission and its dependencies: {added / MB:.1f} MB in {len(ours)} distributions")
-    for name in sorted(ours, key=lambda n: -int(graph[n][0]))[:12]:  # type: ignore[call-overload]
-        print(f"  {int(graph[name][0]) / MB:8.1f} MB  {name}")  # type: ignore[call-overload]
-    without = closure("mcp-admission", {**graph, "kubernetes": [0, []]}) - {"kubernetes"}
+    for name in sorted(ours, key=lambda n: -graph[n][0])[:12]:
+        print(f"  {graph[name][0] / MB:8.1f} MB  {name}")
+    without = closure("mcp-admission", {**graph, "kubernetes": (0, [])}) - {"kubernetes"}
     only_kube = ours - without
-    kube = sum(int(graph[n][0]) for n in only_kube)  # type: ignore[call-overload]
+    kube = sum(graph[n][0] for n in only_kube)
     print(
         f"\nonly for kubernetes: {kube / MB:.1f} MB ({100 * kube / added:.0f} % of what our layers add, "
         f"{100 * kube / total:.0f} % of the image): {', '.join(sorted(only_kube))}"

@@ -115,6 +115,16 @@ def test_the_leader_creates_services_and_the_lease_moves_when_it_is_deleted(inst
     )
 
 
+def unhealthy_events(kubectl: Kubectl) -> list[str]:
+    """The kubelet's probe failures of webhook pods ('Unhealthy' events), as 'pod: message'."""
+    out = kubectl("-n", NS, "get", "events", "--field-selector", "reason=Unhealthy", "-o", "json").stdout
+    return [
+        f"{e['involvedObject']['name']}: {e['message']} (x{e.get('count', 1)})"
+        for e in json.loads(out)["items"]
+        if e["involvedObject"]["name"].startswith("mcp-admission-webhook-")
+    ]
+
+
 def rolled(kubectl: Kubectl, deployment: str) -> None:
     """`kubectl rollout restart`, then until the new pods are available and the old ones are gone."""
     before = set(pod_names(kubectl, WEBHOOK_PODS))
@@ -136,6 +146,7 @@ def test_a_rolling_restart_of_the_webhook_admits_nothing_unpatched(
         time.sleep(2)  # a tail after the last old pod went: requests still in flight
         tally = stream.stop()
     print(f"rolling restart of the webhook: {tally.line()}")
+    print(f"Unhealthy events of webhook pods: {unhealthy_events(kubectl)}")
     assert tally.unpatched == 0, f"{tally.line()}; unpatched at {tally.unpatched_at} s\n{pods(kubectl)}"
     assert not tally.errors, tally.line()
     assert tally.patched >= 100, f"too few requests to say anything: {tally.line()}"
