@@ -65,6 +65,11 @@ def test_both_deployments_roll_out_and_the_init_container_made_the_certificates(
         assert config is not None
         assert {w["clientConfig"]["caBundle"] for w in config["webhooks"]} == {tls["data"]["ca.crt"]}, kind
         assert all(w["clientConfig"]["service"]["name"] == "mcp-admission" for w in config["webhooks"])
+    # Every write names its writer: the Secrets and caBundles are the certificates part's.
+    for obj in (tls, ca, *(kubectl.get(kind, "mcp-admission") for kind in WEBHOOK_CONFIGS)):
+        assert obj is not None
+        managers = {entry["manager"] for entry in obj["metadata"]["managedFields"]}
+        assert "OpenAPI-Generator" not in managers and "mcp-admission-certs" in managers, managers
     # The init container ran in every webhook pod and logged what it did, as JSON like the servers.
     for pod in pod_names(kubectl, WEBHOOK_PODS):
         logs = kubectl("-n", NS, "logs", pod, "-c", "certs").stdout.splitlines()
@@ -98,6 +103,9 @@ def test_the_leader_creates_services_and_the_lease_moves_when_it_is_deleted(inst
     assert lease is not None
     holder = lease["spec"]["holderIdentity"]
     (leader,) = [p for p in pod_names(kubectl, RECONCILER_PODS) if holder.startswith(f"{p}_")]
+    (standby,) = [p for p in pod_names(kubectl, RECONCILER_PODS) if p != leader]
+    said = kubectl("-n", NS, "logs", standby).stdout
+    assert f"is held by {holder}" in said, f"the standby does not say who holds the Lease:\n{said}"
     kubectl("-n", NS, "delete", "pod", leader, "--wait=false")
 
     def new_holder() -> str | None:
@@ -125,13 +133,15 @@ def unhealthy_events(kubectl: Kubectl) -> list[str]:
     ]
 
 
-def rolled(kubectl: Kubectl, deployment: str) -> None:
-    """`kubectl rollout restart`, then until the new pods are available and the old ones are gone."""
+def rolled(kubectl: Kubectl, deployment: str) -> set[str]:
+    """`kubectl rollout restart`, then until the new pods are available and the old ones are gone;
+    the names of the old pods."""
     before = set(pod_names(kubectl, WEBHOOK_PODS))
     kubectl("-n", NS, "rollout", "restart", f"deployment/{deployment}")
     kubectl("-n", NS, "rollout", "status", f"deployment/{deployment}", f"--timeout={ROLLOUT_TIMEOUT}s")
     eventually(lambda: not before & set(pod_names(kubectl, WEBHOOK_PODS)), "the old webhook pods to be gone",
                timeout=60)  # fmt: skip
+    return before
 
 
 def test_a_rolling_restart_of_the_webhook_admits_nothing_unpatched(
@@ -142,11 +152,15 @@ def test_a_rolling_restart_of_the_webhook_admits_nothing_unpatched(
     with Stream(node_plane.env, ns, rate=20) as stream:
         eventually(lambda: stream.tally.patched >= 20, "the stream to be patched", timeout=30)
         assert not stream.tally.errors, stream.tally.line()
-        rolled(kubectl, "mcp-admission-webhook")
+        old = rolled(kubectl, "mcp-admission-webhook")
         time.sleep(2)  # a tail after the last old pod went: requests still in flight
         tally = stream.stop()
     print(f"rolling restart of the webhook: {tally.line()}")
-    print(f"Unhealthy events of webhook pods: {unhealthy_events(kubectl)}")
+    # A probe may land between an old pod's SIGTERM and its exit (the listener is closed while it
+    # drains): expected, see deploy/README.md. A new pod must never fail one.
+    unhealthy = unhealthy_events(kubectl)
+    print(f"Unhealthy events of webhook pods: {unhealthy}")
+    assert all(event.split(":", 1)[0] in old for event in unhealthy), unhealthy
     assert tally.unpatched == 0, f"{tally.line()}; unpatched at {tally.unpatched_at} s\n{pods(kubectl)}"
     assert not tally.errors, tally.line()
     assert tally.patched >= 100, f"too few requests to say anything: {tally.line()}"
