@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import uuid
 from typing import Any
@@ -164,3 +165,16 @@ def test_a_rolling_restart_of_the_webhook_admits_nothing_unpatched(
     assert tally.unpatched == 0, f"{tally.line()}; unpatched at {tally.unpatched_at} s\n{pods(kubectl)}"
     assert not tally.errors, tally.line()
     assert tally.patched >= 100, f"too few requests to say anything: {tally.line()}"
+
+
+def test_nothing_leaves_the_machine(installed: Kubectl) -> None:
+    """Pods have routes to their subnet and the service CIDR only; on the host the service CIDR is a
+    blackhole (there is no kube-proxy), but for the `kubernetes` Service's IP on the node's bridge."""
+    (pod, *_) = pod_names(installed, WEBHOOK_PODS)
+    routes = installed("-n", NS, "exec", pod, "-c", "webhook", "--", "cat", "/proc/net/route").stdout
+    destinations = {line.split()[1] for line in routes.splitlines()[1:]}
+    assert "00000000" not in destinations, f"a default route in the pod:\n{routes}"
+    host = subprocess.run(["ip", "route", "show", "type", "blackhole"], capture_output=True, text=True)
+    assert "blackhole 10.96.0.0/16" in host.stdout, host.stdout
+    local = subprocess.run(["ip", "route", "get", "10.96.0.1"], capture_output=True, text=True)
+    assert local.stdout.startswith("local 10.96.0.1"), local.stdout
