@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +56,7 @@ class ControlPlane:
         return self.env["KUBECTL"]
 
 
-def _read_env(path: Path) -> dict[str, str]:
+def read_env(path: Path) -> dict[str, str]:
     env: dict[str, str] = {}
     for line in path.read_text().splitlines():
         line = line.strip().removeprefix("export ").strip()
@@ -83,6 +83,21 @@ def _uncaptured() -> Any:
     return capman.global_and_fixture_disabled() if capman else nullcontext()
 
 
+def _run_shown(argv: list[str], prefix: str, shown: Callable[[str], bool]) -> tuple[int, deque[str]]:
+    """Run a long build step with the lines `shown` selects on the terminal: its exit code, last lines."""
+    tail: deque[str] = deque(maxlen=25)
+    with _uncaptured():
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tail.append(line.rstrip())
+            if shown(line):
+                sys.stderr.write(f"{prefix}{line}")
+        return proc.wait(), tail
+
+
 def _build(node: bool = False) -> str | None:
     """Run `tools/control-plane build` once per session (a no-op when built): None, or why it failed.
     `node`: also the kubelet and kube-scheduler (`build --node`), for the pod tests (tests/node)."""
@@ -94,21 +109,9 @@ def _build(node: bool = False) -> str | None:
     elif not os.access(CONTROL_PLANE, os.X_OK):
         why = f"{CONTROL_PLANE} is not executable (chmod +x it)"
     else:
-        tail: deque[str] = deque(maxlen=25)
-        with _uncaptured():
-            proc = subprocess.Popen(
-                [str(CONTROL_PLANE), "build", *(["--node"] if node else [])],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                tail.append(line.rstrip())
-                if "nothing to do" not in line:  # stay quiet when it is built already
-                    sys.stderr.write(f"[cluster tests] {line}")
-            code = proc.wait()
+        argv = [str(CONTROL_PLANE), "build", *(["--node"] if node else [])]
+        # quiet when it is built already
+        code, tail = _run_shown(argv, "[cluster tests] ", lambda line: "nothing to do" not in line)
         if code != 0:
             why = f"`{CONTROL_PLANE} build` failed (exit {code}; its output is printed above); {HOW_TO_RUN}"
             _BUILD_TAIL[:] = tail
@@ -156,21 +159,9 @@ def _build_image() -> str | None:
     if os.geteuid() != 0:
         why = "building and running the image needs root (podman rootful, mmdebstrap); run as root"
     else:
-        tail: deque[str] = deque(maxlen=25)
-        with _uncaptured():
-            proc = subprocess.Popen(
-                [str(IMAGE_TOOL), "build", "--tag", TEST_IMAGE],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                tail.append(line.rstrip())
-                if line.startswith("image: "):  # its progress, not podman's step-by-step output
-                    sys.stderr.write(f"[image tests] {line}")
-            code = proc.wait()
+        # its progress, not podman's step-by-step output
+        argv = [str(IMAGE_TOOL), "build", "--tag", TEST_IMAGE]
+        code, tail = _run_shown(argv, "[image tests] ", lambda line: line.startswith("image: "))
         if code != 0:
             why = f"`tools/image build` failed (exit {code}): " + " | ".join(list(tail)[-8:])
     _IMAGE.append(why)
@@ -227,7 +218,7 @@ def start_control_plane(directory: Path) -> ControlPlane:
             pytrace=False,
         )
     kubeconfig = Path(proc.stdout.strip().splitlines()[-1].split("=", 1)[1])
-    return ControlPlane(directory, kubeconfig, _read_env(directory / "env"))
+    return ControlPlane(directory, kubeconfig, read_env(directory / "env"))
 
 
 def stop_control_plane(plane: ControlPlane) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import _read_env  # noqa: E402
+from tests.conftest import read_env  # noqa: E402
 from tests.e2e.harness import Kubectl, dump, render  # noqa: E402
 from tests.node.conftest import DEPLOYMENTS, NS, installable  # noqa: E402
 from tests.node.stream import Stream  # noqa: E402
@@ -47,7 +47,7 @@ def main() -> int:
         subprocess.run([str(PLANE), "up", "--node", "--load", str(work / "image.tar"), str(plane)],
                        check=True, stdout=subprocess.DEVNULL)  # fmt: skip
         try:
-            env = _read_env(plane / "env")
+            env = read_env(plane / "env")
             kubectl = Kubectl(env["KUBECTL"], plane / "kubeconfig")
             crds = TOOLHIVE_CRDS if TOOLHIVE_CRDS.is_dir() else None
             if crds:

@@ -24,8 +24,8 @@ from tests.conftest import (
     EXISTING_KUBECONFIG,
     ControlPlane,
     Image,
-    _read_env,
     cannot_run,
+    read_env,
 )
 from tests.e2e.harness import Kubectl, Obj, dump, render
 
@@ -111,7 +111,7 @@ def _node_plane(project_image: Image, tmp_path_factory: pytest.TempPathFactory) 
     if proc.returncode != 0 and "this machine cannot run a node:" in proc.stderr:
         cannot_run(proc.stderr.strip().splitlines()[-1].split("error: ", 1)[-1])
     assert proc.returncode == 0, f"`control-plane up --node` failed:\n{proc.stderr[-4000:]}"
-    plane = ControlPlane(plane_dir, plane_dir / "kubeconfig", _read_env(plane_dir / "env"))
+    plane = ControlPlane(plane_dir, plane_dir / "kubeconfig", read_env(plane_dir / "env"))
     try:
         yield plane
     finally:
