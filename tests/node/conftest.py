@@ -34,6 +34,7 @@ DEPLOYMENTS = ("mcp-admission-webhook", "mcp-admission-reconciler")
 ROLLOUT_TIMEOUT = 180  # the first webhook pods wait for the kubelet to fill the Secret volume (≤ 1 min)
 NODE_LOCK = "/run/lock/mcp-admission-node-tests.lock"
 NODE_LOCK_WAIT = 900
+NODE_OWNER = Path("/run/mcp-admission-node.owner")  # written by `tools/control-plane up --node`
 # On by default (CI runs them); MCP_ADMISSION_NODE_TESTS=0 leaves them out of a run, e.g. on a
 # machine where another session holds the node for long.
 ENABLED = os.environ.get("MCP_ADMISSION_NODE_TESTS", "1") != "0"
@@ -86,6 +87,12 @@ def node_plane(project_image: Image, tmp_path_factory: pytest.TempPathFactory) -
     if EXISTING_KUBECONFIG:
         pytest.skip("the pod tests need a node of their own; unset MCP_ADMISSION_TEST_KUBECONFIG")
     with machine_node_lock():
+        # Holding the lock, no other test session has a node: one still up was left by a session that
+        # was killed before its teardown (tools/control-plane records whose it is).
+        if NODE_OWNER.is_file():
+            subprocess.run(
+                [str(CONTROL_PLANE), "down", NODE_OWNER.read_text().strip()], check=False, timeout=300
+            )
         yield from _node_plane(project_image, tmp_path_factory)
 
 
