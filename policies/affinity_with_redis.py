@@ -8,6 +8,8 @@ session-affinity policy leaves those Services alone. With more than one replica:
 - None without Redis: round-robin sends a session's requests to replicas that never saw it.
 - ClientIP with Redis: nothing needs the stickiness any more, and behind a proxy or ingress every client
   has the same source IP, so ClientIP sends all of them to one pod; ToolHive's docs recommend None.
+
+Redis is the resource's own or the operator's default one (session_storage.sessions_in_redis).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Ph
 from mcp_admission.policies.engine.policy import Policy, int_field
 from mcp_admission.policies.engine.settings import PolicySettings
 from mcp_admission.policies.engine.workloads import MCP_RESOURCE_KINDS, Workload, mapping
-from mcp_admission.policies.session_storage import uses_redis
+from mcp_admission.policies.session_storage import sessions_in_redis
 
 ID = "affinity-with-redis"
 
@@ -28,7 +30,7 @@ def evaluate(request: Request, workload: Workload, settings: PolicySettings) -> 
         return NO_OUTCOME
     # The CRDs default it to ClientIP before webhooks see the object; the operator reads "" as ClientIP.
     affinity = spec.get("sessionAffinity") or "ClientIP"
-    redis = uses_redis(spec)
+    redis = sessions_in_redis(workload, spec)  # the operator's default Redis counts, as it does there
     if redis and affinity == "ClientIP":
         message = (
             "sessions are in redis: ClientIP pins clients behind a proxy to one pod; use sessionAffinity None"

@@ -1,7 +1,7 @@
 """Where a policy is registered: once, in ALL_POLICIES. Its settings section follows from its record.
 
 PolicyConfig is everything the engine reads: `policies:` (one section per registered policy, by ID,
-with that policy's own settings record), `workloads:` and `excludedNamespaces:`.
+with that policy's own settings record), `workloads:`, `excludedNamespaces:` and `toolhive:`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from mcp_admission.policies import (
     termination_grace,
 )
 from mcp_admission.policies.engine.policy import Policy, S
-from mcp_admission.policies.engine.settings import Mode, WorkloadSettings
+from mcp_admission.policies.engine.settings import Mode, ToolHiveSettings, WorkloadSettings
 from mcp_admission.records import RECORD_CONFIG, record
 
 ALL_POLICIES: tuple[Policy[Any], ...] = (
@@ -64,6 +64,7 @@ class PolicyConfig:
     policies: PolicySections = field(default_factory=PolicySections)
     workloads: WorkloadSettings = field(default_factory=WorkloadSettings)
     excluded_namespaces: frozenset[str] = frozenset({"kube-system"})
+    toolhive: ToolHiveSettings = field(default_factory=ToolHiveSettings)
 
     def settings(self, policy: Policy[S]) -> S:
         """One policy's own settings; a policy not in ALL_POLICIES (an embedder's) runs on its defaults."""

@@ -15,7 +15,12 @@ from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Ph
 from mcp_admission.policies.engine.patch import set_members
 from mcp_admission.policies.engine.policy import Policy
 from mcp_admission.policies.engine.settings import PolicySettings
-from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP, Workload, mapping
+from mcp_admission.policies.engine.workloads import (
+    MAX_OWNER_REFERENCES,
+    TOOLHIVE_GROUP,
+    Workload,
+    mapping,
+)
 from mcp_admission.records import Bounds, record
 
 ID = "session-affinity"
@@ -33,8 +38,12 @@ def is_headless(spec: dict[str, object]) -> bool:
 
 
 def controlled_by_toolhive(metadata: dict[str, object]) -> bool:
-    """The object's controller (the one ownerReference with controller: true) is a ToolHive resource."""
+    """The object's controller (the one ownerReference with controller: true) is a ToolHive resource.
+    More than MAX_OWNER_REFERENCES references are not read (the admission policies' CEL loops only up to
+    that bound): such a Service is left to its owners, as if controlled."""
     refs = metadata.get("ownerReferences")
+    if isinstance(refs, list) and len(refs) > MAX_OWNER_REFERENCES:
+        return True
     for ref in refs if isinstance(refs, list) else ():
         ref = mapping(ref)
         api_version = ref.get("apiVersion")

@@ -1,4 +1,17 @@
-"""session-storage: several proxy replicas lose sessions on failover unless they share a store (Redis)."""
+"""session-storage: several proxy replicas lose sessions on failover unless they share a store (Redis).
+
+Where a resource's sessions live is what ToolHive's operator makes of its spec (commit e25de16):
+`spec.sessionStorage.provider: redis` puts them in that Redis. Without it, an operator with a default
+Redis (env TOOLHIVE_DEFAULT_REDIS_ADDR, Helm operator.defaultRedis.addr or global.redis.host;
+pkg/controllerutil/defaultredis.go: ReadDefaultRedisConfig) wires that one in, and the configuration
+says so (toolhive.defaultSessionStorage: redis). When it does, per kind:
+
+- MCPServer (controllers/mcpserver_runconfig.go: populateScalingConfig) and VirtualMCPServer
+  (pkg/vmcpconfig/converter.go: convertSessionStorage): whenever the provider is not redis, so an
+  explicit `provider: memory` gets the default Redis too;
+- MCPRemoteProxy (controllers/mcpremoteproxy_runconfig.go: populateScalingConfigForRemoteProxy): only
+  when spec.sessionStorage is absent; an explicit one is kept, whatever its provider.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +22,23 @@ from mcp_admission.policies.engine.workloads import MCP_RESOURCE_KINDS, Workload
 
 ID = "session-storage"
 REPLICA_FIELDS = ("replicas", "backendReplicas")  # backendReplicas exists on MCPServer only
+# The kinds whose operator code falls back to the default Redis only when spec.sessionStorage is absent.
+EXPLICIT_STORAGE_KEPT = frozenset({"MCPRemoteProxy"})
 
 
-def uses_redis(spec: dict[str, object]) -> bool:
-    return mapping(spec.get("sessionStorage")).get("provider") == "redis"
+def sessions_in_redis(workload: Workload, spec: dict[str, object]) -> bool:
+    """Whether ToolHive's operator gives this resource's replicas a shared (Redis) session store."""
+    storage = spec.get("sessionStorage")
+    if mapping(storage).get("provider") == "redis":
+        return True
+    if workload.default_session_storage != "redis":
+        return False
+    return storage is None or workload.kind not in EXPLICIT_STORAGE_KEPT
 
 
 def evaluate(request: Request, workload: Workload, settings: PolicySettings) -> Outcome:
     spec = mapping(request.object.get("spec"))
-    if uses_redis(spec):
+    if sessions_in_redis(workload, spec):
         return NO_OUTCOME
     findings = []
     for field in REPLICA_FIELDS:

@@ -19,6 +19,7 @@ from mcp_admission.policies.engine.workloads import Workload, mapping
 from mcp_admission.records import Check, record
 
 ID = "statefulset-dns"
+INVALID_NAME = "name gives no valid headless Service name; set serviceName"
 
 
 def _makes_service_names(pattern: str) -> str:
@@ -58,7 +59,7 @@ def evaluate(request: Request, workload: Workload, settings: StatefulSetDNSSetti
     if isinstance(selector, str):
         return Outcome(findings=(Finding(ID, f"no pod DNS: {selector}"),))
     if want is None:
-        return Outcome(findings=(Finding(ID, "name gives no valid headless Service name; set serviceName"),))
+        return Outcome(findings=(Finding(ID, INVALID_NAME),))
     if request.operation == Operation.CREATE:
         if current == want:
             return NO_OUTCOME

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, make_asgi_app
 from pydantic import BaseModel
 
 from mcp_admission.policies import ALL_POLICIES, PolicyConfig
@@ -87,3 +87,29 @@ def create_app(
     metrics = metrics or WebhookMetrics(CollectorRegistry())
     handler = AdmissionHandler(config, policies, settings.max_body_bytes, metrics)
     return WebhookApp(handler, _management_app(ready))
+
+
+_PROBE_HEADERS = [(b"content-type", b"application/json")]
+
+
+class MetricsApp:
+    """The plain-HTTP port: /metrics for Prometheus, and /healthz and /readyz for the kubelet's probes
+    (no TLS handshake to wait for behind a flood of them on the admission port)."""
+
+    def __init__(self, registry: CollectorRegistry, ready: Callable[[], bool]) -> None:
+        self.prometheus = make_asgi_app(registry)
+        self.ready = ready
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        if path in ("/healthz", "/readyz"):
+            ok = path == "/healthz" or self.ready()
+            body = b'{"status":"ok"}' if ok else b'{"status":"certificate not loaded"}'
+            status = 200 if ok else 503
+            await send({"type": "http.response.start", "status": status, "headers": _PROBE_HEADERS})
+            await send({"type": "http.response.body", "body": body})
+            return
+        # prometheus-client decodes these two headers as UTF-8: pass on only those that are.
+        wanted = (b"accept", b"accept-encoding")
+        headers = [(name, value) for name, value in scope["headers"] if name in wanted and value.isascii()]
+        await self.prometheus({**scope, "headers": headers}, receive, send)

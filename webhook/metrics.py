@@ -10,16 +10,19 @@ only reads, and copying a dict of ints is atomic under the GIL.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
-from typing import TypeVar
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from mcp_admission.policies import ALLOW, Decision
 from mcp_admission.policies.engine.workloads import CORE_KINDS, MCP_RESOURCE_KINDS
+
+if TYPE_CHECKING:
+    from mcp_admission.webhook.protocol import Limits
 
 # Label values come from requests: anything outside the kinds the policies know is "other", so a
 # stream of odd kinds cannot grow the registry without bound.
@@ -109,10 +112,35 @@ def _add(counts: dict[K, int], key: K) -> None:
     counts[key] = counts.get(key, 0) + 1
 
 
+class ConnectionMetrics(Collector):
+    """Open connections and those a limit closed, per listener (webhook.protocol), read at scrape time."""
+
+    def __init__(self, listeners: Mapping[str, Limits]) -> None:
+        self.listeners = listeners
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        open_ = GaugeMetricFamily(
+            "mcp_admission_open_connections", "Connections open after their handshake.", labels=["listener"]
+        )
+        cut = CounterMetricFamily(
+            "mcp_admission_connections_cut",
+            "Connections closed by a limit: head (too large), timeout (request not complete in time), "
+            "evicted (oldest waiting one, for a newcomer), connections (all busy: the newcomer), "
+            "body_budget (slowest body, for another), handshakes (oldest TLS handshake, for a newcomer).",
+            labels=["listener", "reason"],
+        )
+        for name, limits in self.listeners.items():
+            open_.add_metric([name], len(limits.open))
+            for reason, count in list(limits.cut.items()):
+                cut.add_metric([name, reason], count)
+        yield open_
+        yield cut
+
+
 class WebhookMetrics:
     """Everything the webhook counts, registered on one registry."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, listeners: Mapping[str, Limits] | None = None) -> None:
         self.internal_errors = Counter(
             "mcp_admission_internal_errors",
             "Unexpected webhook errors; the request was allowed with a warning.",
@@ -126,3 +154,5 @@ class WebhookMetrics:
         )
         self.decisions = DecisionMetrics()
         registry.register(self.decisions)
+        if listeners:
+            registry.register(ConnectionMetrics(listeners))

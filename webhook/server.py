@@ -1,8 +1,10 @@
-"""Running the webhook: uvicorn over TLS with a hot-reloaded certificate, plus a plain-HTTP metrics port."""
+"""Running the webhook: uvicorn over TLS with a hot-reloaded certificate, plus a plain-HTTP port for metrics
+and probes on the same event loop (no thread per connection); both with webhook.protocol's limits."""
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import signal
 from collections.abc import Callable, Coroutine, Sequence
@@ -14,11 +16,13 @@ from prometheus_client import CollectorRegistry
 
 from mcp_admission.certs.metrics import CertMetrics
 from mcp_admission.certs.reload import CertReloader
-from mcp_admission.metrics import serve_metrics
 from mcp_admission.policies import ALL_POLICIES, PolicyConfig
 from mcp_admission.policies.engine.policy import Policy
-from mcp_admission.webhook.app import create_app
+from mcp_admission.webhook.app import MetricsApp, create_app
+from mcp_admission.webhook.budget import BodyBudget
+from mcp_admission.webhook.listener import GuardedServer
 from mcp_admission.webhook.metrics import WebhookMetrics
+from mcp_admission.webhook.protocol import Limits
 from mcp_admission.webhook.settings import WebhookSettings
 
 log = logging.getLogger("mcp_admission.webhook")
@@ -48,23 +52,17 @@ class WebhookServer:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.cert_metrics = cert_metrics or CertMetrics(self.registry)
         self.reloader: CertReloader | None = None
-        metrics = WebhookMetrics(self.registry)
+        self.limits = _limits(settings, settings.max_connections)
+        self.metrics_limits = _limits(settings, settings.metrics_max_connections)
+        metrics = WebhookMetrics(self.registry, {"admission": self.limits, "metrics": self.metrics_limits})
         app = create_app(config, settings, policies=policies, ready=self.ready, metrics=metrics)
-        self.uvicorn = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host=settings.host,
-                port=settings.port,
-                ssl_certfile=settings.cert_file,
-                ssl_keyfile=settings.key_file,
-                http="httptools",
-                lifespan="off",
-                log_config=None,  # the process's JSON logging (webhook.logs) applies
-                access_log=False,  # one structured line per decision instead
-                server_header=False,
-                proxy_headers=False,  # the apiserver calls us directly: no X-Forwarded-* to trust
-                timeout_graceful_shutdown=settings.grace_period,
-            )
+        self.uvicorn = GuardedServer(
+            _config(app, settings, settings.port, ssl=True), self.limits, settings.handshake_timeout
+        )
+        self.metrics_server = GuardedServer(
+            _config(MetricsApp(self.registry, self.ready), settings, settings.metrics_port, ssl=False),
+            self.metrics_limits,
+            handshake_timeout=None,
         )
 
     def ready(self) -> bool:
@@ -72,7 +70,8 @@ class WebhookServer:
 
     @property
     def started(self) -> bool:
-        return self.uvicorn.started
+        metrics_started = self.metrics_server.started or not self.settings.metrics_port
+        return self.uvicorn.started and metrics_started
 
     def stop(self) -> None:
         """Begin a graceful shutdown (what SIGTERM does); safe to call from another thread."""
@@ -91,23 +90,74 @@ class WebhookServer:
             interval=self.settings.cert_reload_interval,
         )
         self.reloader.reload()
-        stop_metrics = None
-        if self.settings.metrics_port:
-            stop_metrics = serve_metrics(self.settings.metrics_port, self.settings.host, self.registry)
         tasks = [asyncio.create_task(self.reloader.run(), name="cert-reloader")]
         tasks += [asyncio.create_task(companion()) for companion in self.companions]
+        metrics = None
+        if self.settings.metrics_port:
+            metrics = asyncio.create_task(self.metrics_server.serve_beside(), name="metrics")
         try:
             await self.uvicorn.serve()
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if stop_metrics is not None:
-                stop_metrics()
+            if metrics is not None:
+                self.metrics_server.should_exit = True
+                await metrics
+
+
+def _limits(settings: WebhookSettings, max_connections: int) -> Limits:
+    return Limits(
+        max_head_bytes=settings.max_head_bytes,
+        request_timeout=settings.request_timeout,
+        max_connections=max_connections,
+        max_body_bytes=settings.max_body_bytes,
+        budget=BodyBudget(settings.max_inflight_body_bytes),
+        max_handshakes=settings.max_handshakes,
+    )
+
+
+def _config(app: Any, settings: WebhookSettings, port: int, *, ssl: bool) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=port,
+        ssl_certfile=settings.cert_file if ssl else None,
+        ssl_keyfile=settings.key_file if ssl else None,
+        http="httptools",  # the class uvicorn would use; GuardedServer makes GuardedProtocols
+        ws="none",  # an upgraded connection would leave GuardedProtocol's limits; nothing here speaks it
+        lifespan="off",
+        log_config=None,  # the process's JSON logging (webhook.logs) applies
+        access_log=False,  # one structured line per decision instead
+        server_header=False,
+        date_header=ssl,  # Prometheus and probes do not read it
+        proxy_headers=False,  # the apiserver calls us directly: no X-Forwarded-* to trust
+        timeout_keep_alive=settings.idle_timeout,  # type: ignore[arg-type]  # a float works (call_later)
+        timeout_graceful_shutdown=settings.grace_period,
+    )
+
+
+def return_large_buffers_to_the_system() -> None:
+    """Have glibc map every allocation of 128 KiB or more on its own and unmap it when freed.
+
+    Its default raises that threshold to the largest block freed so far (up to 32 MiB): after one 3 MiB
+    body, later bodies come from the heap, whose freed pages the process keeps. Under a flood of large
+    bodies (issue 23) that doubled the peak RSS for the same bytes in flight (bench/webhook/hostile.py).
+    A review of the apiserver is a few KiB: below the threshold, unaffected.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+    except (OSError, AttributeError):  # not glibc: its own policy applies
+        pass
+
+
+M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 
 
 def run_until_stopped(server: WebhookServer) -> None:
     """Serve in this (main) thread on uvloop until SIGTERM/SIGINT, then return after a graceful shutdown."""
+    return_large_buffers_to_the_system()
     # uvicorn handles SIGTERM/SIGINT while serving, then re-raises the signal to the handler that was
     # installed before it; with the default one the process would die by SIGTERM instead of exiting 0.
     # This one also covers a signal that arrives during startup.

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 
 from mcp_admission.models import Model
 
-MIB = 1024 * 1024
+KIB = 1024
+MIB = 1024 * KIB
 
 
 class WebhookSettings(Model):
@@ -20,3 +23,22 @@ class WebhookSettings(Model):
     # Below the pod's terminationGracePeriodSeconds (30 by default), so in-flight requests finish.
     grace_period: int = Field(default=20, ge=0, le=600)  # seconds
     cert_reload_interval: float = Field(default=10.0, gt=0, le=3600)
+    # What one client may hold (issue 23; deploy/README.md "What the webhook withstands"). The apiserver
+    # sends a head of a few hundred bytes and the whole request at once, gives up after the webhook
+    # configurations' timeoutSeconds (5 s shipped, 30 s at most), and keeps idle connections for 90 s.
+    max_head_bytes: int = Field(default=32 * KIB, ge=4 * KIB, le=MIB)  # request line + headers: else 431/414
+    handshake_timeout: float = Field(default=5.0, gt=0, le=60)  # seconds for the TLS handshake
+    max_handshakes: int = Field(default=512, ge=16)  # at once; one more closes the one at it longest
+    request_timeout: float = Field(default=10.0, gt=0, le=120)  # seconds for a whole request (head + body)
+    idle_timeout: float = Field(default=5.0, gt=0, le=600)  # seconds a kept-alive connection may idle
+    # Open connections after their handshake; one more closes the one that waited longest for a request.
+    max_connections: int = Field(default=1000, ge=16)
+    # Bodies being read at once, across connections: else the slowest reader is cut (503).
+    max_inflight_body_bytes: int = Field(default=32 * MIB, ge=1024)
+    metrics_max_connections: int = Field(default=64, ge=4)  # the same limits, on the metrics port
+
+    @model_validator(mode="after")
+    def _budget_holds_one_body(self) -> Self:
+        if self.max_inflight_body_bytes < self.max_body_bytes:
+            raise ValueError("maxInflightBodyBytes must be at least maxBodyBytes")
+        return self

@@ -18,6 +18,7 @@ from typing import Any
 from mcp_admission.check.admission import admit_workload
 from mcp_admission.check.checker import Result, identify
 from mcp_admission.check.loader import InputError, Manifest, Source
+from mcp_admission.check.operator import Operator, toolhive_operator
 from mcp_admission.kube import Kube, KubeError
 from mcp_admission.policies import Operation, PolicyConfig, Request, workload_of
 from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP
@@ -35,6 +36,7 @@ class Audit:
     results: list[Result] = field(default_factory=list)  # one per MCP workload, in the order read
     errors: list[InputError] = field(default_factory=list)  # lists that could not be read (exit 2)
     read: dict[str, int] = field(default_factory=dict)  # objects per list read whole, by resource name
+    operators: list[Operator] = field(default_factory=list)  # ToolHive's, among the Deployments read
 
 
 def decide(resource: Resource, source: Source, item: dict[str, Any], config: PolicyConfig) -> Result | None:
@@ -99,6 +101,11 @@ def audit(
         try:
             for page in pages(kube, path, page_size):
                 for item in page:
+                    # In an excluded namespace too: how the operator is configured concerns every resource.
+                    if resource.kind == "Deployment":
+                        namespace = str((item.get("metadata") or {}).get("namespace"))
+                        if (operator := toolhive_operator(item, namespace)) is not None:
+                            found.operators.append(operator)
                     result = decide(resource, source, item, config)
                     if result is not None:
                         found.results.append(result)

@@ -16,6 +16,7 @@ class Report(NamedTuple):  # a NamedTuple: see loader.py
     errors: list[InputError]
     strict: bool
     skipped: tuple[Skipped, ...] = ()  # inputs left out on purpose (notices)
+    notices: tuple[str, ...] = ()  # about the whole run, said once before any object
 
     def fails(self, result: Result) -> bool:
         """Whether this object alone fails the run."""

@@ -35,7 +35,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "would decide an UPDATE of it to itself: what the webhook would patch, warn about or deny on its\n"
         "next write. Writes nothing to the cluster (RBAC: get/list, deploy/base/rbac-audit.yaml). The\n"
         "report lists MCP workloads, located by the apiserver path they were listed from; other objects\n"
-        "are only counted. Namespaces in excludedNamespaces are skipped.",
+        "are only counted. Namespaces in excludedNamespaces are skipped. It also says which admission\n"
+        "the cluster runs: mcp-admission's webhook configurations, its admission policies (1.36+),\n"
+        "both or neither (listing those needs list on them in admissionregistration.k8s.io, which the\n"
+        "shipped ClusterRole does not grant; without it the line says so).",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -86,6 +89,8 @@ class _Progress:
 def run(args: argparse.Namespace) -> int:
     # Imported here, when auditing: the other subcommands need none of the kubernetes client.
     from mcp_admission.audit.auditor import audit
+    from mcp_admission.audit.mode import admission_mode
+    from mcp_admission.check.operator import notices
     from mcp_admission.kube import Kube, KubeError, api_client
 
     try:
@@ -111,10 +116,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.clear()
-    report = Report(found.results, found.errors, args.strict)
+    report = Report(found.results, found.errors, args.strict, notices=tuple(notices(found.operators, config)))
     for error in report.errors:
         print(f"mcp-admission audit: {error}", file=sys.stderr)
     counts = ", ".join(f"{name} {count}" for name, count in found.read.items())
     total = f"{sum(found.read.values())} objects read in {where}" + (f" ({counts})" if counts else "")
     print(f"mcp-admission audit: {total}; {len(found.results)} MCP workloads", file=sys.stderr)
+    print(f"mcp-admission audit: {admission_mode(kube)}", file=sys.stderr)
     return write_reports(report, chosen, sys.stdout, "mcp-admission audit")

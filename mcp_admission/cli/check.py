@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from mcp_admission import exitcodes
-from mcp_admission.check.checker import check, previous_versions
+from mcp_admission.check.checker import Result, check, previous_versions
 from mcp_admission.check.loader import STDIN, STDIN_NAME, InputError, Manifest, Skipped, Source, load
 from mcp_admission.check.report import Report
 from mcp_admission.check.reporters import STDOUT
@@ -187,9 +187,21 @@ def _check(args: argparse.Namespace, config: PolicyConfig, given: list[str], cho
     texts: dict[Source, str] | None = None if args.write_mutated is None else {}  # kept to write them
     manifests = inputs.load(given or _default_sources(), "input", args.allow_no_objects, texts)
     results = [check(m, old, config, args.namespace) for m in manifests]
-    report = Report(results, inputs.errors, args.strict, tuple(inputs.skipped))
+    report = Report(results, inputs.errors, args.strict, tuple(inputs.skipped), _notices(results, config))
 
     return _write(args, report, texts or {}, chosen)
+
+
+def _notices(results: list[Result], config: PolicyConfig) -> tuple[str, ...]:
+    """What ToolHive's operator, where the input has its Deployment (a rendered chart), says about the
+    configuration (mcp_admission.check.operator)."""
+    deployments = [r for r in results if r.identity.kind == "Deployment" and r.identity.group == "apps"]
+    if not deployments:
+        return ()
+    from mcp_admission.check.operator import notices, toolhive_operator
+
+    found = (toolhive_operator(r.manifest.object, r.identity.namespace) for r in deployments)
+    return tuple(notices([o for o in found if o is not None], config))
 
 
 def _write(args: argparse.Namespace, report: Report, texts: dict[Source, str], chosen: list[Output]) -> int:

@@ -50,9 +50,13 @@ def reader_left() -> None:
 
 
 def write_reports(report: Report, chosen: list[Output], stdout: TextIO, prog: str) -> int:
-    """Writes every report; returns the run's exit code: the report's, or UNUSABLE when a report file
-    could not be written (said on stderr)."""
+    """Writes every report, and the report's notices on stderr unless a text report on stdout begins with
+    them; returns the run's exit code: the report's, or UNUSABLE when a report file could not be written
+    (said on stderr)."""
     unwritten = False
+    if ("text", STDOUT) not in chosen:  # else the text report's first lines say them; json has no place
+        for notice in report.notices:
+            print(f"{prog}: notice: {notice}", file=sys.stderr)
     for name, target in chosen:
         try:
             if target == STDOUT:

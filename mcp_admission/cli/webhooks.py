@@ -24,8 +24,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "for Kubernetes 1.30+, matchConditions (CEL) with which the apiserver sends only the writes the\n"
         "engine decides: MCP workloads by its own rules, workloads.optInLabel and workloads.selectors\n"
         "included. Render again after changing those.\n\n"
-        "deploy/components/webhooks/webhooks.yaml is this for deploy/base/config.yaml, and\n"
-        "deploy/components/legacy/webhooks.yaml the same with --legacy.",
+        "deploy/components/webhooks/webhooks.yaml is this for deploy/base/config.yaml,\n"
+        "deploy/components/legacy/webhooks.yaml the same with --legacy, and\n"
+        "deploy/overlays/admission-policies/admission-policies.yaml the same with --admission-policies.",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -41,12 +42,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="for Kubernetes 1.20-1.29: no matchConditions (every write of the kinds the rules name is "
         "sent), and namespaces labelled mcp-admission.io/ignore=true are left out as well",
     )
+    parser.add_argument(
+        "--admission-policies",
+        action="store_true",
+        help="for Kubernetes 1.36+: print MutatingAdmissionPolicies and ValidatingAdmissionPolicies (with "
+        "their bindings) instead, which the apiserver applies itself: no webhook pod in the path "
+        "(deploy/overlays/admission-policies). Each policy's mode and settings are baked in; `off` "
+        "renders nothing",
+    )
     parser.set_defaults(func=run)
 
 
-def rendering(config: Config, legacy: bool = False) -> str:
+def rendering(config: Config, legacy: bool = False, policies: bool = False) -> str:
     """What the command prints for `config`."""
-    from mcp_admission.deploy import Names, render
+    from mcp_admission.deploy import Names, admission_policies, render
+
+    if policies:
+        return admission_policies.render(config)
 
     certs = config.certs
     names = Names(
@@ -63,5 +75,7 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(args.config)
     except ConfigError as exc:
         return exitcodes.cannot_start("webhooks", exc)
-    sys.stdout.write(rendering(config, args.legacy))
+    if args.legacy and args.admission_policies:
+        return exitcodes.cannot_start("webhooks", "--legacy and --admission-policies exclude each other")
+    sys.stdout.write(rendering(config, args.legacy, args.admission_policies))
     return exitcodes.OK

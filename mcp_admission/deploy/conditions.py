@@ -10,15 +10,25 @@ excluded namespaces. tests/deploy proves the equality on random configurations a
 `oldObject` is not read: the engine decides an UPDATE by the object to be stored (an UPDATE that drops
 the marks is one it leaves alone), so sending on the old object's marks would only add calls.
 
-Only what the apiserver's CEL environment has offered since before 1.30 is used: has(), type(), `in`,
-startsWith(), the exists() macro, and the strings extension's split() and trim(). `object` is untyped
-(dyn) there and `request` is built from the AdmissionRequest's JSON, whose empty fields are absent: every
-field is guarded with has() and a type check — a condition that fails hands the request to the
-failurePolicy, and with Ignore an MCP workload would go unpatched.
+Only CEL's standard library is used, all of it in the apiserver's environment long before 1.30 (and
+unchanged through 1.36): has(), type(), size(), `in`, startsWith(), matches() and the exists() macro; no
+extension library. `object` is untyped (dyn) there and `request` is built from the AdmissionRequest's
+JSON, whose empty fields are absent: every field is guarded with has() and a type check — a condition
+that fails hands the request to the failurePolicy, and with Ignore an MCP workload would go unpatched.
+
+No object makes them expensive (docs/policies.md, "What the CEL costs"). The conditions run before the
+apiserver validates the object, on anything up to its 3 MiB request limit, and their author controls
+labels, annotations and ownerReferences. So: a label is read by key (a map lookup, whatever the map's
+size); the opt-out annotation is tested by one RE2 match, linear in its length, never split into a list,
+and only when it has at most MAX_SKIP_LENGTH characters; the one loop, over ownerReferences, runs only
+when there are at most MAX_OWNER_REFERENCES of them, and does a fixed amount of work per reference (an
+owner's name is copied only when shorter than the Service's). tests/deploy/test_cel_cost.py holds them
+to that on adversarial objects.
 """
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Iterable
 
@@ -28,11 +38,16 @@ from mcp_admission.policies.engine.workloads import (
     APP_NAME_LABEL,
     BACKEND_SERVICE_PREFIX,
     HEADLESS_SUFFIX,
+    MAX_OWNER_REFERENCES,
+    MAX_SKIP_LENGTH,
     MCP_RESOURCE_KINDS,
     SKIP_ANNOTATION,
+    SPACES,
     TOOLHIVE_APP_NAMES,
     TOOLHIVE_GROUP,
     TOOLHIVE_LABEL,
+    TOOLHIVE_TRANSPORT_LABEL,
+    TRANSPORT_LABEL,
 )
 
 RECOGNISED = "mcp-workload"  # the names the apiserver reports; qualified names, as it requires
@@ -82,7 +97,7 @@ def _grouped(expr: str) -> bool:
     return False
 
 
-def _group(expr: str) -> str:
+def group(expr: str) -> str:
     if _grouped(expr):
         return expr
     if "\n" not in expr:
@@ -99,8 +114,8 @@ def any_of(parts: Iterable[str], top: bool = False) -> str:
         return "false"
     if len(kept) == 1:
         return kept[0]
-    joined = " ||\n".join(_group(p) if " && " in p or "\n" in p else p for p in kept)
-    return joined if top else _group(joined)
+    joined = " ||\n".join(group(p) if " && " in p or "\n" in p else p for p in kept)
+    return joined if top else group(joined)
 
 
 def all_of(parts: Iterable[str]) -> str:
@@ -114,8 +129,8 @@ def all_of(parts: Iterable[str]) -> str:
     return one_line if len(one_line) <= _LINE and "\n" not in one_line else " &&\n".join(kept)
 
 
-def _not(expr: str) -> str:
-    return "true" if expr == "false" else "false" if expr == "true" else f"!{_group(expr)}"
+def negate(expr: str) -> str:
+    return "true" if expr == "false" else "false" if expr == "true" else f"!{group(expr)}"
 
 
 def _has_label(key: str) -> str:
@@ -138,10 +153,10 @@ def _requirement(req: LabelSelectorRequirement, labelled: bool) -> str:
     if req.operator == "In":
         return _label_in(req.key, req.values)
     if req.operator == "NotIn":
-        return _not(_label_in(req.key, req.values))
+        return negate(_label_in(req.key, req.values))
     if req.operator == "Exists":
         return _has_label(req.key)
-    return _not(_has_label(req.key))
+    return negate(_has_label(req.key))
 
 
 def _selector(sel: WorkloadSelector, kinds: frozenset[str], labelled: bool) -> str:
@@ -185,7 +200,16 @@ def _owned_by_mcp() -> str:
         [
             f"r.kind in {_list(MCP_RESOURCE_KINDS)} && (r.apiVersion == {literal(TOOLHIVE_GROUP)}"
             f" || r.apiVersion.startsWith({literal(TOOLHIVE_GROUP + '/')}))",
-            f'r.kind == "StatefulSet" && {_NAME} in [{backend}, {backend} + {literal(HEADLESS_SUFFIX)}]',
+            # Only an owner's name shorter than the Service's can make its mcp-X(-headless): the names
+            # are put together only then, so a long owner's name costs no copy (an accepted Service's
+            # own name has at most 63 characters).
+            all_of(
+                [
+                    'r.kind == "StatefulSet"',
+                    f"size(r.name) < size{_NAME}",  # _NAME is one parenthesised group
+                    f"{_NAME} in [{backend}, {backend} + {literal(HEADLESS_SUFFIX)}]",
+                ]
+            ),
         ]
     )
     return all_of(
@@ -193,6 +217,7 @@ def _owned_by_mcp() -> str:
             'request.kind.kind == "Service"',
             _METADATA,
             f"has({_OWNERS}) && type({_OWNERS}) == list",
+            f"size({_OWNERS}) <= {MAX_OWNER_REFERENCES}",
             f"{_OWNERS}.exists(r,\n"
             + textwrap.indent(f"type(r) == map &&\n{fields} &&\n{owner}", "  ")
             + "\n)",
@@ -214,8 +239,39 @@ def _recognised(config: PolicyConfig, kinds: frozenset[str]) -> str:
     )
 
 
-def _opted_out() -> str:
-    """`"*"` among the comma-separated entries of the opt-out annotation (spaces around them ignored)."""
+def _char_class(chars: str) -> str:
+    """An RE2 character class of exactly `chars`, runs of three or more as ranges: the apiserver prices
+    matches() by the length of the pattern."""
+    runs: list[list[str]] = []
+    for char in sorted(set(chars)):
+        if runs and ord(runs[-1][-1]) == ord(char) - 1:
+            runs[-1].append(char)
+        else:
+            runs.append([char])
+    quoted = [["\\" + c if c in "\\]^-[" else c for c in run] for run in runs]
+    return "[" + "".join(f"{q[0]}-{q[-1]}" if len(q) >= 3 else "".join(q) for q in quoted) + "]"
+
+
+# "*" as one of the comma-separated entries, SPACES around it ignored: the engine's _skipped. One RE2
+# match, linear in the annotation's length (RE2 never backtracks), on at most MAX_SKIP_LENGTH
+# characters; the annotation is never split.
+_SPACE = _char_class(SPACES)
+
+
+def opt_out_pattern(entry: str) -> str:
+    """The RE2 pattern of `entry` among the comma-separated entries, SPACES around it ignored. An entry is
+    "*" or a policy ID (lower-case letters, digits and "-": nothing RE2 reads as an operator)."""
+    if entry != "*" and not re.fullmatch(r"[a-z0-9-]+", entry):
+        raise ValueError(f"not an opt-out entry: {entry!r}")
+    return f"(^|,){_SPACE}*{'[*]' if entry == '*' else entry}{_SPACE}*(,|$)"
+
+
+OPT_OUT_PATTERN = opt_out_pattern("*")
+
+
+def opted_out(entry: str = "*") -> str:
+    """`entry` among the comma-separated entries of the opt-out annotation (SPACES around them ignored):
+    the engine's `_skipped`, for "*" (every policy) or one policy's ID."""
     value = f"{_ANNOTATIONS}[{literal(SKIP_ANNOTATION)}]"
     return all_of(
         [
@@ -223,7 +279,8 @@ def _opted_out() -> str:
             f"has({_ANNOTATIONS}) && type({_ANNOTATIONS}) == map",
             f"{literal(SKIP_ANNOTATION)} in {_ANNOTATIONS}",
             f"type({value}) == string",
-            f'{value}.split(",").exists(p, p.trim() == "*")',
+            f"size({value}) <= {MAX_SKIP_LENGTH}",
+            f"{value}.matches({literal(opt_out_pattern(entry))})",
         ]
     )
 
@@ -235,5 +292,54 @@ def match_conditions(config: PolicyConfig, kinds: Iterable[str]) -> list[dict[st
     conditions = []
     if kinds - MCP_RESOURCE_KINDS:
         conditions.append({"name": RECOGNISED, "expression": _recognised(config, kinds)})
-    conditions.append({"name": NOT_OPTED_OUT, "expression": _not(_opted_out())})
+    conditions.append({"name": NOT_OPTED_OUT, "expression": negate(opted_out())})
     return conditions
+
+
+def _marked(config: PolicyConfig) -> str:
+    """The marks that select an object before any selector (recognise_object's `selected`), for a kind
+    with no owner rule (StatefulSet, Deployment); only where the object has labels."""
+    return any_of(
+        [
+            _label_is(config.workloads.opt_in_label, "true"),
+            _label_is(TOOLHIVE_LABEL, "true"),
+            _label_in(APP_NAME_LABEL, TOOLHIVE_APP_NAMES),
+        ]
+    )
+
+
+def _first_selector_says(config: PolicyConfig, kinds: frozenset[str], transport: str, labelled: bool) -> str:
+    """The first selector that matches names `transport` (none matching: false)."""
+    result = "false"
+    for sel in reversed([s for s in config.workloads.selectors if not s.kinds or kinds & set(s.kinds)]):
+        matches = _selector(sel, kinds, labelled)
+        says = "true" if sel.transport == transport else "false"
+        if matches == "true":
+            result = says
+        elif matches != "false" and says != result:
+            result = f"({group(matches)} ? {says} : {result})"
+    return result
+
+
+def _label_text(key: str, non_empty: bool) -> str:
+    test = f' && {_LABELS}[{literal(key)}] != ""' if non_empty else ""
+    return f"({_has_label(key)} && type({_LABELS}[{literal(key)}]) == string{test})"
+
+
+def transport_is(config: PolicyConfig, kinds: Iterable[str], transport: str) -> str:
+    """The workload's transport (recognise_object's, on a recognised Service, StatefulSet or Deployment
+    with no owner rule) is `transport`: mcp-admission.io/transport, else toolhive-transport, else the
+    first matching selector's. An empty transport label counts as none, except that an object marked by
+    its labels then has none (a selector does not fill it in)."""
+    kinds = frozenset(kinds)
+    ours, theirs = _label_text(TRANSPORT_LABEL, True), _label_text(TOOLHIVE_TRANSPORT_LABEL, True)
+    toolhive = _label_text(TOOLHIVE_TRANSPORT_LABEL, False)
+    value = literal(transport)
+    labelled = (
+        f"{ours} ? {_LABELS}[{literal(TRANSPORT_LABEL)}] == {value} :\n"
+        f"{theirs} ? {_LABELS}[{literal(TOOLHIVE_TRANSPORT_LABEL)}] == {value} :\n"
+        f"({toolhive} && {_marked(config)}) ? false :\n"
+        f"{_first_selector_says(config, kinds, transport, labelled=True)}"
+    )
+    unlabelled = _first_selector_says(config, kinds, transport, labelled=False)
+    return f"({_HAS_LABELS} ?\n" + textwrap.indent(f"({labelled}) :\n{unlabelled}", "  ") + "\n)"

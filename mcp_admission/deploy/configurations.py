@@ -16,7 +16,12 @@ import yaml
 
 from mcp_admission.deploy.conditions import match_conditions
 from mcp_admission.policies import ALL_POLICIES, Phase, PolicyConfig
-from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP, TOOLHIVE_VERSIONS
+from mcp_admission.policies.engine.workloads import (
+    MAX_OWNER_REFERENCES,
+    MAX_SKIP_LENGTH,
+    TOOLHIVE_GROUP,
+    TOOLHIVE_VERSIONS,
+)
 
 Obj = dict[str, Any]
 
@@ -158,14 +163,16 @@ _WHY = """\
 """
 _MODERN_TITLE = """\
 # The admission webhooks, for Kubernetes 1.30 and newer (matchConditions, GA there). 1.20-1.29: --legacy."""
-_MODERN = """\
+_MODERN = f"""\
 # matchConditions: the apiserver sends a write only when the engine would decide it -- the object is an
 # MCP workload by the engine's own rules (docs/policies.md, "Which objects are MCP workloads": ToolHive's
 # resources; Services, StatefulSets and Deployments with ToolHive's labels, the opt-in label or a
 # configured selector; Services owned by a ToolHive resource, or named mcp-X or mcp-X-headless and owned
 # by StatefulSet X) and has not opted out of every policy with mcp-admission.io/skip-policies: "*".
 # Every other write never leaves the apiserver. Each expression guards every field it reads, so none can
-# fail (a failing one would leave the request to failurePolicy). The validating webhook is sent
+# fail (a failing one would leave the request to failurePolicy), and no object can make one expensive:
+# labels are read by key, the opt-out annotation is one RE2 match on at most {MAX_SKIP_LENGTH} characters,
+# the one loop is over at most {MAX_OWNER_REFERENCES} ownerReferences. The validating webhook is sent
 # ToolHive's resources only, which its rules say alone.
 #
 # namespaceSelector: excludedNamespaces, by the kubernetes.io/metadata.name label the apiserver puts on
@@ -209,11 +216,9 @@ def render(config: PolicyConfig, names: Names = SHIPPED_NAMES, legacy: bool = Fa
         flag=" --legacy" if legacy else "",
         what=_LEGACY if legacy else _MODERN,
     )
-    body = yaml.dump_all(
-        webhook_configurations(config, names, legacy),
-        Dumper=_Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        width=120,
-    )
-    return header + body
+    return header + to_yaml(webhook_configurations(config, names, legacy))
+
+
+def to_yaml(objects: list[Obj]) -> str:
+    """Objects as one YAML stream, CEL as literal blocks, keys in the order they were built."""
+    return yaml.dump_all(objects, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)

@@ -9,6 +9,13 @@ from __future__ import annotations
 from mcp_admission.policies.engine.model import JSON
 from mcp_admission.policies.engine.workloads import Workload, mapping
 
+# A selector's matchLabels are read only up to this many (ToolHive's have two): the admission policies'
+# CEL then loops over a bounded map, and the engine decides past the bound as they do.
+MAX_SELECTOR_LABELS = 100
+MATCH_EXPRESSIONS = "selector uses matchExpressions, which a Service selector cannot express"
+NO_MATCH_LABELS = "selector has no matchLabels"
+TOO_MANY_LABELS = f"selector has more than {MAX_SELECTOR_LABELS} matchLabels"
+
 
 def backend_selector(statefulset: JSON, workload: Workload) -> dict[str, str] | str | None:
     """The selector of an MCP StatefulSet's backend Services; None when it serves nothing on the network
@@ -23,8 +30,10 @@ def backend_selector(statefulset: JSON, workload: Workload) -> dict[str, str] | 
         return None
     selector = mapping(mapping(mapping(statefulset).get("spec")).get("selector"))
     if selector.get("matchExpressions"):
-        return "selector uses matchExpressions, which a Service selector cannot express"
+        return MATCH_EXPRESSIONS
     labels = mapping(selector.get("matchLabels"))
+    if len(labels) > MAX_SELECTOR_LABELS:
+        return TOO_MANY_LABELS
     if not labels or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
-        return "selector has no matchLabels"
+        return NO_MATCH_LABELS
     return dict(labels)

@@ -22,7 +22,7 @@ from mcp_admission.policies.engine.model import (
 )
 from mcp_admission.policies.engine.policy import Policy
 from mcp_admission.policies.engine.settings import Mode
-from mcp_admission.policies.engine.workloads import Workload, recognise
+from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP, Workload, recognise
 from mcp_admission.policies.registry import ALL_POLICIES, PolicyConfig
 
 # kubectl shows each warning on one line; the apiserver's budget is 4096 runes for all of them.
@@ -75,6 +75,10 @@ def workload_of(request: Request, config: PolicyConfig) -> Workload | None:
     workload = recognise(request, config.workloads)
     if workload is None or "*" in workload.skipped:
         return None
+    if workload.group == TOOLHIVE_GROUP:  # a resource: what the operator does where its spec is silent
+        default = config.toolhive.default_session_storage
+        if default != workload.default_session_storage:
+            workload = workload._replace(default_session_storage=default)
     return workload
 
 

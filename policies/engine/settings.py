@@ -1,4 +1,5 @@
-"""What every policy can be told (its mode), and which objects are MCP workloads.
+"""What every policy can be told (its mode), which objects are MCP workloads, and what ToolHive's
+operator does that its resources do not say.
 
 Records (mcp_admission.records): plain frozen dataclasses, validated once at the edge (the configuration
 file); the engine only reads attributes. A policy with parameters of its own declares their record in its
@@ -60,3 +61,12 @@ class WorkloadSelector:
 class WorkloadSettings:
     opt_in_label: LabelKey = "mcp-admission.io/workload"  # value "true" marks an MCP workload
     selectors: tuple[WorkloadSelector, ...] = ()
+
+
+@record
+class ToolHiveSettings:
+    """What ToolHive's operator does that its resources' manifests do not say."""
+
+    # Where the operator keeps the sessions of a resource without spec.sessionStorage: redis when it
+    # has a default Redis (TOOLHIVE_DEFAULT_REDIS_ADDR, Helm operator.defaultRedis.addr), else memory.
+    default_session_storage: Literal["memory", "redis"] = "memory"

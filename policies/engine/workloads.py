@@ -32,6 +32,22 @@ BACKEND_SERVICE_PREFIX, HEADLESS_SUFFIX = "mcp-", "-headless"
 # Ours, for MCP servers deployed without ToolHive.
 TRANSPORT_LABEL = "mcp-admission.io/transport"
 SKIP_ANNOTATION = "mcp-admission.io/skip-policies"  # comma-separated policy IDs, or "*"
+# What surrounds an entry of SKIP_ANNOTATION and is ignored: Unicode's White_Space characters, which are
+# Go's unicode.IsSpace (what strings.TrimSpace strips). Not str.strip()'s notion: it adds U+001C..U+001F.
+# The matchConditions test "*" with a regular expression whose class is made of these characters, so
+# the engine and the apiserver agree on every string.
+SPACES = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+# An opt-out annotation longer than this (in characters) opts out of nothing: a list of every policy
+# is an eighth of it. The matchConditions then read at most this much of a string the object's author
+# writes (docs/policies.md, "What the CEL costs"), and the engine decides past it as they do.
+MAX_SKIP_LENGTH = 1024
+# A Service is recognised by its owners only if it has at most this many ownerReferences (ToolHive's
+# have one): the matchConditions' one loop then has a bound (in the apiserver, a comprehension over
+# 100,000 entries cost a v1.36 apiserver 23 s a write), and the engine decides past it as they do.
+MAX_OWNER_REFERENCES = 100
 TRANSPORTS = frozenset({"stdio", "sse", "streamable-http"})
 
 
@@ -44,6 +60,9 @@ class Workload(NamedTuple):
     labels: dict[str, Any]
     transport: str | None  # None when nothing says (CRs carry it in spec; see policies)
     skipped: frozenset[str]  # policy IDs the object opted out of with SKIP_ANNOTATION ("*" for all)
+    # ToolHive's resources: where the operator keeps sessions that spec.sessionStorage does not place
+    # (the configuration's toolhive.defaultSessionStorage; see session_storage.sessions_in_redis).
+    default_session_storage: str = "memory"
 
 
 def mapping(value: JSON) -> dict[str, Any]:
@@ -80,7 +99,7 @@ def selector_matches(sel: WorkloadSelector, kind: str, namespace: str, labels: d
 def _owned_by_mcp(name: str, metadata: dict[str, Any]) -> bool:
     """ToolHive's Services are owned by its resources, or (backend ones) by the StatefulSet they serve."""
     owners = metadata.get("ownerReferences")
-    if not isinstance(owners, list):
+    if not isinstance(owners, list) or len(owners) > MAX_OWNER_REFERENCES:
         return False
     for ref in owners:
         ref = mapping(ref)
@@ -149,6 +168,6 @@ def recognise_object(
 
 def _skipped(metadata: dict[str, Any]) -> frozenset[str]:
     value = mapping(metadata.get("annotations")).get(SKIP_ANNOTATION)
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) > MAX_SKIP_LENGTH:
         return frozenset()
-    return frozenset(part.strip() for part in value.split(",") if part.strip())
+    return frozenset(entry for part in value.split(",") if (entry := part.strip(SPACES)))

@@ -16,7 +16,7 @@ from mcp_admission.kube import Kube, api_client
 from tests.check.runner import check, console_script
 from tests.e2e.harness import Obj
 
-from .conftest import CLEAN, FINDINGS, Scenario, decisions, entries, live
+from .conftest import CLEAN, FINDINGS, Scenario, decisions, entries, live, unique
 
 pytestmark = pytest.mark.cluster
 
@@ -200,3 +200,37 @@ def test_it_writes_nothing(scenario: Scenario) -> None:
         scenario.run(*args)
     scenario.run(config=scenario.enforcing)
     assert versions() == before
+
+
+def test_it_says_which_admission_the_cluster_runs(scenario: Scenario) -> None:
+    """Nothing of ours in the test cluster; then one labelled webhook configuration (its one rule names
+    a resource that does not exist, so it is never called); the admission policies' kinds are not served
+    by this apiserver (1.20) and count as none."""
+    ns = scenario.audited
+    before = scenario.run("-n", ns, "-o", "json")
+    assert before.code == 0, before.stderr
+    assert "mcp-admission audit: admission: nothing of mcp-admission's found" in before.stderr
+    name = unique("audit-mode")
+    hook = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "mcp-admission"}},
+        "webhooks": [
+            {
+                "name": "never.mcp-admission.io",
+                "admissionReviewVersions": ["v1"],
+                "sideEffects": "None",
+                "failurePolicy": "Ignore",
+                "clientConfig": {"url": "https://127.0.0.1:1/never"},
+                "rules": [{"apiGroups": ["example.invalid"], "apiVersions": ["v1"], "resources": ["nothing"],
+                           "operations": ["CREATE"]}],
+            }
+        ],
+    }  # fmt: skip
+    scenario.kubectl("apply", "-f", "-", stdin=json.dumps(hook))
+    try:
+        after = scenario.run("-n", ns, "-o", "json")
+        assert after.code == 0, after.stderr
+        assert "admission: its webhook configurations (1): the webhook pods fix and warn" in after.stderr
+    finally:
+        scenario.kubectl("delete", "validatingwebhookconfiguration", name)

@@ -23,6 +23,7 @@ def test_defaults_without_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
     assert set(config.modes.values()) == {Mode.WARN}
     assert config.settings(session_affinity.POLICY).timeout_seconds == 1800
     assert "kube-system" in config.excluded_namespaces
+    assert config.toolhive.default_session_storage == "memory"  # what the policies assumed before it
 
 
 def test_a_full_file_loads(tmp_path: Path) -> None:
@@ -42,6 +43,7 @@ workloads:
       matchExpressions: [{key: tier, operator: Exists}]
       transport: stdio
 excludedNamespaces: [kube-system, mcp-admission]
+toolhive: {defaultSessionStorage: redis}
 """,
         )
     )
@@ -50,6 +52,7 @@ excludedNamespaces: [kube-system, mcp-admission]
     assert config.settings(statefulset_dns.POLICY).service_name_pattern == "{name}-pods"
     assert config.workloads.selectors[0].transport == "stdio"
     assert config.excluded_namespaces == {"kube-system", "mcp-admission"}
+    assert config.toolhive.default_session_storage == "redis"
 
 
 def test_environment_variable_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,6 +91,11 @@ def test_environment_variable_names_the_file(tmp_path: Path, monkeypatch: pytest
             "workloads: {selectors: [{matchExpressions: [{key: a, operator: In}]}]}",
             "operator In needs values",
         ),
+        (
+            "toolhive: {defaultSessionStorage: valkey}",
+            "toolhive.defaultSessionStorage: Input should be 'memory' or 'redis'",
+        ),
+        ("toolhive: {defaultRedis: redis:6379}", "toolhive.defaultRedis: unknown setting"),
         ("- just\n- a list\n", "the configuration must be a mapping, not list"),
         ("policies:\n  x: [unclosed\n", ":3: not valid YAML"),
     ],

@@ -5,9 +5,9 @@ The CEL is Google's own C++ implementation (cel-expr-python, `cel-cpp` underneat
 of the CEL implementations on PyPI it is the one closest to the apiserver's cel-go. Both are the CEL
 team's, hold to the same spec and conformance suite, type-check before they run (the apiserver rejects a
 condition that is not `bool`; so do we), have heterogeneous equality (`1 == "a"` is false, not an error)
-and the strings extension the apiserver loads (split, trim as Go's strings.TrimSpace). cel-python
-(pure Python) has neither that extension nor heterogeneous equality, and the Rust bindings
-(common-expression-language) have no type checker and no strings extension.
+and RE2 for matches() (cel-go uses Go's regexp, the same syntax and linear-time guarantee). cel-python
+(pure Python) has no heterogeneous equality, and the Rust bindings (common-expression-language) have
+no type checker.
 
 The variables are what the apiserver declares for matchConditions (plugin/cel/compile.go): `object` and
 `oldObject` untyped, `request` the AdmissionRequest (typed there: its fields are checked by
@@ -21,19 +21,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cel_expr_python import cel
-from cel_expr_python.ext import ext_strings
 
 from mcp_admission.policies import Request
 from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP
 
 Obj = dict[str, Any]
 
-# The apiserver's base CEL environment loads the strings extension at version 2 from 1.29 on
-# (staging/src/k8s.io/apiserver/pkg/cel/environment/base.go); split() and trim() are in every version.
-STRINGS_VERSION = 2
+# The standard library only: the apiserver also loads extensions (strings, lists, ...), which the
+# conditions do not use, so that nothing they need can differ between its versions.
 ENVIRONMENT = cel.NewEnv(
-    variables={"object": cel.Type.DYN, "oldObject": cel.Type.DYN, "request": cel.Type.DYN},
-    extensions=[ext_strings.ExtStrings(STRINGS_VERSION)],
+    variables={"object": cel.Type.DYN, "oldObject": cel.Type.DYN, "request": cel.Type.DYN}
 )
 
 # What the apiserver serves, for the requests the tests make: kind -> (group, versions, resource).

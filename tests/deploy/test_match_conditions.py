@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from mcp_admission.deploy import webhook_configurations
 from mcp_admission.policies import ALL_POLICIES, Operation, Phase, PolicyConfig, Request, workload_of
-from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP
+from mcp_admission.policies.engine.workloads import MAX_SKIP_LENGTH, SPACES, TOOLHIVE_GROUP
 from mcp_admission.records import validate
 from tests.policies import toolhive_objects
 
@@ -74,16 +74,42 @@ SKIP_VALUES = (
     " , * ,",
     "\t*\n",
     "* a",
+    "*a",
     "",
     ",",
+    ",,",
     "\u3000*",
+    "\u2028*\u00a0",  # Unicode spaces: White_Space, around the entry
+    "a,\u0085*\u000b,b",
+    "\x1c*",  # what Python's str.strip() also strips, and Unicode's White_Space does not hold
+    "*\x1f",
+    "\u200b*",  # zero-width space, U+180E, U+FEFF: not White_Space either
+    "\u180e*",
+    "*\ufeff",
+    " " * (MAX_SKIP_LENGTH - 1) + "*",  # the longest annotation read, and one character more
+    " " * MAX_SKIP_LENGTH + "*",
+    "a," * (MAX_SKIP_LENGTH // 2 - 1) + "*,",
 )
-# The apiserver's trim() is Go's strings.TrimSpace, the engine's Python's str.strip(): they differ only
-# on U+001C..U+001F, which Python strips. There the CEL sends (a call the engine answers "allowed"): the
-# safe side. Kept out of the generated text so the test can demand equality.
+# What is not a space around an opt-out entry but looks like one: U+001C..U+001F (str.strip() strips
+# them), zero-width space, Mongolian vowel separator (White_Space until Unicode 6.3), BOM.
+NEAR_SPACES = "\x1c\x1d\x1e\x1f\u200b\u180e\ufeff"
+# Text made mostly of what the opt-out is about (commas, "*", every kind of space, near misses), and
+# sometimes any character at all.
 TEXT = st.text(
-    st.characters(blacklist_categories=["Cs"], blacklist_characters="\x1c\x1d\x1e\x1f"), max_size=6
+    st.one_of(
+        *[st.sampled_from(",*a" + SPACES + NEAR_SPACES)] * 4, st.characters(blacklist_categories=["Cs"])
+    ),
+    max_size=8,
 )
+# Opt-out values as entries: a star (or a near miss) with spaces and near-spaces around it.
+PADDING = st.text(st.sampled_from(SPACES + NEAR_SPACES), max_size=3)
+ENTRY = st.builds(
+    lambda before, core, after: before + core + after,
+    PADDING,
+    st.sampled_from(["*", "*", "**", "* *", "a", ""]),
+    PADDING,
+)
+ENTRIES = st.lists(ENTRY, min_size=1, max_size=3).map(",".join)
 
 
 def odd_or(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -150,7 +176,9 @@ owner_references = st.fixed_dictionaries(
 ).map(lambda ref: {key: value for key, value in ref.items() if value is not None})
 skip_annotations = some_of(
     {
-        "mcp-admission.io/skip-policies": odd_or(st.one_of(*[st.sampled_from(SKIP_VALUES)] * 3, TEXT)),
+        "mcp-admission.io/skip-policies": odd_or(
+            st.one_of(*[st.sampled_from(SKIP_VALUES)] * 2, *[ENTRIES] * 2, TEXT)
+        ),
         "note": st.sampled_from(SKIP_VALUES),
     }
 )
@@ -186,7 +214,8 @@ def typical(draw: st.DrawFn) -> dict[str, Any]:
         "ownerReferences": draw(st.lists(refs, min_size=1, max_size=2)),
     }
     if draw(st.booleans()):
-        meta["annotations"] = {"mcp-admission.io/skip-policies": draw(st.sampled_from(SKIP_VALUES))}
+        value = draw(st.one_of(st.sampled_from(SKIP_VALUES), ENTRIES))
+        meta["annotations"] = {"mcp-admission.io/skip-policies": value}
     return meta
 
 
@@ -199,13 +228,11 @@ KINDS = ("Service",) * 4 + ("StatefulSet", "Deployment", "MCPServer", "VirtualMC
 OPERATIONS = (Operation.CREATE, Operation.UPDATE) * 3 + tuple(Operation)
 
 
-@st.composite
-def requests(draw: st.DrawFn) -> Request:
-    kind = draw(st.sampled_from(KINDS))
+def drawn_request(
+    draw: st.DrawFn, kind: str, operation: Operation, obj: Any, old: Any, sub_resources: list[str]
+) -> Request:
+    """A request for these, its version, namespace, name and subresource drawn."""
     group, versions, _ = SERVED[kind]
-    operation = draw(st.sampled_from(OPERATIONS))
-    obj = None if operation in (Operation.DELETE, Operation.CONNECT) else draw(objects)
-    old = draw(objects) if operation in (Operation.UPDATE, Operation.DELETE) else None
     return Request(
         group=group,
         version=draw(st.sampled_from(versions)),
@@ -215,8 +242,17 @@ def requests(draw: st.DrawFn) -> Request:
         name=draw(st.sampled_from(NAMES)),
         object=obj,
         old_object=old,
-        sub_resource=draw(st.sampled_from(["", "", "", "", "", "status", "scale"])),
+        sub_resource=draw(st.sampled_from(sub_resources)),
     )
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> Request:
+    kind = draw(st.sampled_from(KINDS))
+    operation = draw(st.sampled_from(OPERATIONS))
+    obj = None if operation in (Operation.DELETE, Operation.CONNECT) else draw(objects)
+    old = draw(objects) if operation in (Operation.UPDATE, Operation.DELETE) else None
+    return drawn_request(draw, kind, operation, obj, old, ["", "", "", "", "", "status", "scale"])
 
 
 def decided(request: Request, config: PolicyConfig, phase: Phase) -> bool:
@@ -359,3 +395,16 @@ def test_embedding_servers_are_never_sent() -> None:
     request = Request(TOOLHIVE_GROUP, "v1alpha1", "EmbeddingServer", Operation.CREATE, "default", "e", obj)
     for hook in webhooks(PolicyConfig()).values():
         assert not rules_match(hook, request)
+
+
+@pytest.mark.parametrize("char", list(SPACES + NEAR_SPACES), ids=lambda c: f"U+{ord(c):04X}")
+def test_every_space_and_near_space_around_the_star_as_the_engine_decides(char: str) -> None:
+    """Each character of the one definition of a space (SPACES), and each near miss, on either side of
+    the star, alone and among other entries: the apiserver sends exactly what the engine decides."""
+    config = PolicyConfig()
+    hook = webhooks(config)[Phase.MUTATE]
+    compiled = compile_conditions(hook)
+    for value in (f"{char}*", f"*{char}", f"a,{char}*{char},b", f"{char}{char}*{char}{char}", f"*{char}*"):
+        request = _service("x", labels={"toolhive": "true"}, annotations={SKIP: value})
+        assert sends(hook, compiled, request) == decided(request, config, Phase.MUTATE), repr(value)
+        assert sends(hook, compiled, request) is (char in NEAR_SPACES or value == f"*{char}*"), repr(value)

@@ -289,8 +289,10 @@ def test_the_webhook_pods_serve_what_the_configurations_call(
             config.certs.service,
             config.certs.namespace,
         )
+    # Probes on the plain-HTTP port (no handshake to queue behind a flood of them on the admission port).
     for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
-        assert container[probe]["httpGet"] == {"scheme": "HTTPS", "path": path, "port": "https"}
+        assert container[probe]["httpGet"] == {"path": path, "port": "metrics"}
+    assert config.webhook.metrics_port, "the probes need the metrics port"
     # The files the configuration names are where the volumes are mounted.
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}

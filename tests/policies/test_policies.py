@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import sys
 from typing import Any
 
 import jsonpatch
@@ -21,10 +22,17 @@ from mcp_admission.policies import (
     Request,
     decide,
     warning_text,
+    workload_of,
 )
+from mcp_admission.policies.engine.backend import MAX_SELECTOR_LABELS, TOO_MANY_LABELS
 from mcp_admission.policies.engine.patch import pointer, set_members, set_value
 from mcp_admission.policies.engine.policy import Policy
-from mcp_admission.policies.engine.workloads import SKIP_ANNOTATION
+from mcp_admission.policies.engine.workloads import (
+    MAX_OWNER_REFERENCES,
+    MAX_SKIP_LENGTH,
+    SKIP_ANNOTATION,
+    SPACES,
+)
 from mcp_admission.records import validate
 
 from .apiserver_rules import service_problems, statefulset_update_problems
@@ -425,6 +433,68 @@ def test_off_mode_and_skip_all_annotation() -> None:
     sts = backend_statefulset("fetch", transport="stdio", replicas=3)
     sts["metadata"]["annotations"] = {SKIP_ANNOTATION: "*"}
     assert decide(request_for(sts), CONFIG) == Decision()
+
+
+@pytest.mark.parametrize(
+    ("value", "skipped"),
+    [
+        (" * ", True),
+        ("session-affinity,\u3000*\u2028", True),  # Unicode spaces (White_Space) around an entry
+        ("\u0085*\u00a0,x", True),
+        ("\x1c*", False),  # an information separator: str.strip() strips it, White_Space has not it
+        ("*\x1f", False),
+        ("\u200b*", False),  # zero-width space: not White_Space either
+        ("* a", False),
+        (",,", False),
+        (" " * (MAX_SKIP_LENGTH - 1) + "*", True),  # the longest annotation read
+        (" " * MAX_SKIP_LENGTH + "*", False),  # longer: opts out of nothing
+    ],
+)
+def test_skip_all_is_a_star_between_commas_and_unicode_spaces(value: str, skipped: bool) -> None:
+    sts = backend_statefulset("fetch", transport="stdio", replicas=3)
+    sts["metadata"]["annotations"] = {SKIP_ANNOTATION: value}
+    assert (decide(request_for(sts), CONFIG) == Decision()) is skipped
+
+
+def test_the_spaces_around_opt_out_entries_are_unicodes_white_space() -> None:
+    """SPACES is one precise definition, the same in the engine and the matchConditions' regular
+    expression: what Python's str.isspace() says, less U+001C..U+001F (which Unicode's White_Space
+    and Go's unicode.IsSpace leave out)."""
+    python = {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
+    assert set(SPACES) == python - set("\x1c\x1d\x1e\x1f")
+    assert len(SPACES) == len(set(SPACES)) == 25
+
+
+def test_a_service_with_more_owners_than_the_bound_is_not_recognised_by_them() -> None:
+    """The matchConditions iterate at most MAX_OWNER_REFERENCES ownerReferences; past that the engine
+    decides as they do: the owners do not make the Service an MCP workload (labels still would)."""
+    svc = backend_service("fetch", headless=False)
+    owner = svc["metadata"]["ownerReferences"][0]
+    others = [{**owner, "name": f"other-{i}", "controller": False} for i in range(MAX_OWNER_REFERENCES)]
+    svc["metadata"]["ownerReferences"] = [*others[1:], owner]
+    assert decide(request_for(svc), CONFIG).patch  # at the bound: the last one counts
+    svc["metadata"]["ownerReferences"] = [*others, owner]
+    assert decide(request_for(svc), CONFIG) == Decision()
+    # Its labels still make it one; session-affinity then reads no controller among that many owners and
+    # leaves the Service to them, as the MutatingAdmissionPolicy does (its loop has the same bound).
+    svc["metadata"]["labels"] = {"toolhive": "true"}
+    assert workload_of(request_for(svc), CONFIG) is not None
+    assert decide(request_for(svc), CONFIG) == Decision()
+    svc["metadata"]["ownerReferences"] = others
+    assert decide(request_for(svc), CONFIG).patch
+
+
+def test_a_selector_with_more_match_labels_than_the_bound_gets_no_service_name() -> None:
+    """The admission policies' CEL reads a selector's matchLabels up to MAX_SELECTOR_LABELS; past that the
+    engine decides as they do (the reconciler, which asks the same question, makes no Services)."""
+    sts = backend_statefulset("fetch")
+    labels = {f"l{i}": "x" for i in range(MAX_SELECTOR_LABELS)}
+    sts["spec"]["selector"] = {"matchLabels": labels}
+    assert decide(request_for(sts), CONFIG).patch
+    sts["spec"]["selector"] = {"matchLabels": {**labels, "one": "more"}}
+    decision = decide(request_for(sts), CONFIG)
+    assert not decision.patch
+    assert [w.message for w in decision.warnings] == [f"no pod DNS: {TOO_MANY_LABELS}"]
 
 
 def test_enforce_denies_unshared_sessions_in_the_validating_phase_only() -> None:

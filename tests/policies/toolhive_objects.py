@@ -1,11 +1,41 @@
-"""Objects shaped exactly as ToolHive's operator creates them for an MCPServer (design §3)."""
+"""Objects shaped exactly as ToolHive's operator creates them for an MCPServer (design §3), and one real
+example of each ToolHive resource kind."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from mcp_admission.check.defaults import with_server_defaults
 from mcp_admission.policies import Operation, Request
+
+# A real manifest of each resource kind, from ToolHive's examples (the `toolhive` fixture's examples/).
+EXAMPLES = {
+    "MCPServer": "ex-mcp-servers__mcpserver_yardstick_sse.yaml",
+    "MCPRemoteProxy": "ex-external-auth__mcpremoteproxy_with_bearer_token.yaml",
+    "VirtualMCPServer": "ex-virtual-mcps__vmcp_simple_discovered.yaml",
+}
+
+# What the session policies say about a resource at two replicas, as kubectl prints it (docs/policies.md).
+NOT_SHARED = "session-storage: spec.replicas 2 without sessionStorage redis: sessions are not shared"
+ADVICE = (
+    "affinity-with-redis: sessions are in redis: ClientIP pins clients behind a proxy to one pod; "
+    "use sessionAffinity None"
+)
+LOST = (
+    "affinity-with-redis: sessionAffinity None, 2 replicas, no redis: "
+    "a session's requests reach pods that lack it"
+)
+
+
+def example(toolhive: Path, kind: str, **spec: Any) -> dict[str, Any]:
+    """The `kind` document of its example file, read afresh, with `spec` fields set."""
+    documents = yaml.safe_load_all((toolhive / "examples" / EXAMPLES[kind]).read_text())
+    (doc,) = [d for d in documents if isinstance(d, dict) and d["kind"] == kind]
+    doc["spec"].update(spec)
+    return doc
 
 
 def labels(name: str, transport: str, port: int = 8080) -> dict[str, str]:

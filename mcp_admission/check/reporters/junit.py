@@ -1,5 +1,7 @@
 """junit: a testsuite per input file, a testcase per object; denials (and warnings under --strict) are
-failures, unusable input is an error, anything else said about an object goes to its system-out."""
+failures, unusable input is an error, anything else said about an object goes to its system-out.
+Notices about the whole run come first, as properties of a testsuite named `notices` with no
+testcase (counted as no test)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from typing import TextIO
 from ..checker import Result
 from ..loader import InputError
 from ..report import Report, label, patch_summary
+
+NOTICES = "notices"  # the testsuite that holds them
 
 
 def _lines(result: Result) -> list[str]:
@@ -48,6 +52,10 @@ def _error_case(suite: ET.Element, error: InputError) -> None:
 def document(report: Report) -> ET.Element:
     root = ET.Element("testsuites", name="mcp-admission check")
     suites: dict[str, ET.Element] = {}
+    if report.notices:
+        properties = ET.SubElement(ET.SubElement(root, "testsuite", name=NOTICES), "properties")
+        for notice in report.notices:
+            ET.SubElement(properties, "property", name="notice", value=notice)
 
     def suite(file: str) -> ET.Element:
         if file not in suites:
@@ -58,7 +66,7 @@ def document(report: Report) -> ET.Element:
         _testcase(suite(result.manifest.source.name), result, report)
     for error in report.errors:
         _error_case(suite(error.file), error)
-    for element in (*suites.values(), root):
+    for element in (*root.findall("testsuite"), root):
         cases = element.iter("testcase")
         counts = {"tests": 0, "failures": 0, "errors": 0}
         for case in cases:

@@ -1,5 +1,6 @@
 """sarif: SARIF 2.1.0 as GitHub code scanning accepts it (rules with short descriptions, results with
-a rule, a level, a message and a file-relative location with a start line)."""
+a rule, a level, a message and a file-relative location with a start line). Notices about the whole run
+are the run's invocations[0].toolConfigurationNotifications."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ..report import Report, label, patch_summary
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INPUT_RULE = "invalid-input"  # not a policy: input the check could not read
+NOTICE = "configuration"  # a notice about the whole run: the configuration and the operator disagree
 
 
 def _version() -> str:
@@ -93,7 +95,16 @@ def document(report: Report) -> dict[str, Any]:
     results = [found for r in report.results for found in _object_results(r, report, rule_index)]
     results.extend(_error_result(e, rule_index) for e in report.errors)
     driver = {"name": "mcp-admission", "version": _version(), "rules": rules}
-    return {"$schema": SCHEMA, "version": "2.1.0", "runs": [{"tool": {"driver": driver}, "results": results}]}
+    run: dict[str, Any] = {"tool": {"driver": driver}, "results": results}
+    if report.notices:  # SARIF's place for what concerns the tool's configuration (3.20.22)
+        notifications = [
+            {"descriptor": {"id": NOTICE}, "level": "warning", "message": {"text": notice}}
+            for notice in report.notices
+        ]
+        run["invocations"] = [
+            {"executionSuccessful": not report.errors, "toolConfigurationNotifications": notifications}
+        ]
+    return {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
 def write(report: Report, out: TextIO) -> None:

@@ -1,4 +1,5 @@
-"""text: one line per finding, `file:line kind/namespace/name policy: message`, then a summary."""
+"""text: `notice: ...` lines about the whole run first, then one line per finding,
+`file:line kind/namespace/name policy: message`, then a summary."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from ..report import Report, label, location, patch_summary, summary
 
 
 def write(report: Report, out: TextIO) -> None:
+    for notice in report.notices:
+        out.write(f"notice: {notice}\n")
     for result in report.results:
         decision = result.decision
         if not (decision.patch or decision.warnings or decision.denial):
