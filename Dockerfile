@@ -3,8 +3,11 @@
 #   docker build -t mcp-admission:0.1.0 .
 # One image for every part: the pods run `mcp-admission serve` or `mcp-admission reconcile`.
 # Python 3.11, as the tests run; dependencies pinned by requirements.lock.
+# BASE: any Debian bookworm with python3 3.11 and pip. CI has no registry, so tools/image makes one from
+# Debian's archive (mmdebstrap) and passes it here; users keep the default.
+ARG BASE=python:3.11-slim-bookworm
 
-FROM python:3.11-slim-bookworm AS builder
+FROM ${BASE} AS builder
 # Every wheel is gathered here (the project's and its runtime dependencies', at the locked versions), so
 # no build backend (setuptools) and no build step reaches the final image.
 # requirements.lock pins the tests' tools too; as constraints it adds nothing, it only fixes versions.
@@ -18,7 +21,7 @@ COPY certs/ certs/
 COPY reconciler/ reconciler/
 RUN pip wheel --no-cache-dir --wheel-dir /wheels -c requirements.lock .
 
-FROM python:3.11-slim-bookworm
+FROM ${BASE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +60,7 @@ class ControlPlane:
         return self.env["KUBECTL"]
 
 
-def _read_env(path: Path) -> dict[str, str]:
+def read_env(path: Path) -> dict[str, str]:
     env: dict[str, str] = {}
     for line in path.read_text().splitlines():
         line = line.strip().removeprefix("export ").strip()
@@ -87,8 +87,24 @@ def _uncaptured() -> Any:
     return capman.global_and_fixture_disabled() if capman else nullcontext()
 
 
-def _build() -> str | None:
-    """Run `tools/control-plane build` once per session (a no-op when built): None, or why it failed."""
+def _run_shown(argv: list[str], prefix: str, shown: Callable[[str], bool]) -> tuple[int, deque[str]]:
+    """Run a long build step with the lines `shown` selects on the terminal: its exit code, last lines."""
+    tail: deque[str] = deque(maxlen=25)
+    with _uncaptured():
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tail.append(line.rstrip())
+            if shown(line):
+                sys.stderr.write(f"{prefix}{line}")
+        return proc.wait(), tail
+
+
+def _build(node: bool = False) -> str | None:
+    """Run `tools/control-plane build` once per session (a no-op when built): None, or why it failed.
+    `node`: also the kubelet and kube-scheduler (`build --node`), for the pod tests (tests/node)."""
     if _BUILD:
         return _BUILD[0]
     why: str | None = None
@@ -97,21 +113,9 @@ def _build() -> str | None:
     elif not os.access(CONTROL_PLANE, os.X_OK):
         why = f"{CONTROL_PLANE} is not executable (chmod +x it)"
     else:
-        tail: deque[str] = deque(maxlen=25)
-        with _uncaptured():
-            proc = subprocess.Popen(
-                [str(CONTROL_PLANE), "build"],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                tail.append(line.rstrip())
-                if "nothing to do" not in line:  # stay quiet when it is built already
-                    sys.stderr.write(f"[cluster tests] {line}")
-            code = proc.wait()
+        argv = [str(CONTROL_PLANE), "build", *(["--node"] if node else [])]
+        # quiet when it is built already
+        code, tail = _run_shown(argv, "[cluster tests] ", lambda line: "nothing to do" not in line)
         if code != 0:
             why = f"`{CONTROL_PLANE} build` failed (exit {code}; its output is printed above); {HOW_TO_RUN}"
             _BUILD_TAIL[:] = tail
@@ -127,17 +131,72 @@ def _needs_control_plane(item: pytest.Item) -> bool:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Build before the first test, outside any test's timeout, when a selected test needs it."""
-    if EXISTING_KUBECONFIG or session.config.option.collectonly:
+    if session.config.option.collectonly:
+        return
+    if any("project_image" in getattr(item, "fixturenames", ()) for item in session.items):
+        _build_image()
+    if EXISTING_KUBECONFIG:
         return
     if any(_needs_control_plane(item) for item in session.items):
-        _build()
+        _build(node=any(item.get_closest_marker("node") for item in session.items))
 
 
-def _no_control_plane(why: str) -> NoReturn:
+def cannot_run(why: str) -> NoReturn:
     """Skip, loudly; but fail under CI=true: CI must never go green having skipped the cluster tests."""
     if IN_CI:
         pytest.fail(f"CI=true and the cluster tests cannot run: {why}", pytrace=False)
     pytest.skip(f"{NOT_RUN}: {why}")
+
+
+# ------------------------------------------------------------------------------ the project's image
+
+IMAGE_TOOL = ROOT / "tools" / "image"
+TEST_IMAGE = "localhost/mcp-admission:test"
+_IMAGE: list[str | None] = []  # after the first try: None if built, else why not
+
+
+def _build_image() -> str | None:
+    """`tools/image build` once per session (podman + a base from Debian's archive): None, or why not."""
+    if _IMAGE:
+        return _IMAGE[0]
+    why: str | None = None
+    if os.geteuid() != 0:
+        why = "building and running the image needs root (podman rootful, mmdebstrap); run as root"
+    else:
+        # its progress, not podman's step-by-step output
+        argv = [str(IMAGE_TOOL), "build", "--tag", TEST_IMAGE]
+        code, tail = _run_shown(argv, "[image tests] ", lambda line: line.startswith("image: "))
+        if code != 0:
+            why = f"`tools/image build` failed (exit {code}): " + " | ".join(list(tail)[-8:])
+    _IMAGE.append(why)
+    return why
+
+
+@dataclass(frozen=True)
+class Image:
+    """The project's image, built from the Dockerfile by tools/image, and podman configured to run it."""
+
+    name: str
+
+    def podman(
+        self, *args: str, timeout: float = 120, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(IMAGE_TOOL), "podman", *args],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=check,
+        )
+
+
+@pytest.fixture(scope="session")
+def project_image() -> Image:
+    why = _build_image()
+    if why:
+        cannot_run(why)
+    return Image(TEST_IMAGE)
 
 
 # -------------------------------------------------------------------------------------- control planes
@@ -153,7 +212,7 @@ def start_control_plane(directory: Path) -> ControlPlane:
         )
     why = _build()
     if why:
-        _no_control_plane(why)
+        cannot_run(why)
     proc = subprocess.run(
         [str(CONTROL_PLANE), "up", str(directory)], stdin=subprocess.DEVNULL, capture_output=True, text=True
     )
@@ -163,7 +222,7 @@ def start_control_plane(directory: Path) -> ControlPlane:
             pytrace=False,
         )
     kubeconfig = Path(proc.stdout.strip().splitlines()[-1].split("=", 1)[1])
-    return ControlPlane(directory, kubeconfig, _read_env(directory / "env"))
+    return ControlPlane(directory, kubeconfig, read_env(directory / "env"))
 
 
 def stop_control_plane(plane: ControlPlane) -> None:
