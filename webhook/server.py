@@ -143,7 +143,8 @@ def return_large_buffers_to_the_system() -> None:
     Its default raises that threshold to the largest block freed so far (up to 32 MiB): after one 3 MiB
     body, later bodies come from the heap, whose freed pages the process keeps. Under a flood of large
     bodies (issue 23) that doubled the peak RSS for the same bytes in flight (bench/webhook/hostile.py).
-    A review of the apiserver is a few KiB: below the threshold, unaffected.
+    The price: the TLS layer's 256 KiB buffer for every read is then an mmap and a munmap, ~30 µs per
+    request on the whole stack (bench/README.md, "Hostile clients"); a memory bound under attack wins.
     """
     try:
         libc = ctypes.CDLL(None)
