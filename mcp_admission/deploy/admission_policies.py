@@ -52,7 +52,7 @@ from mcp_admission.deploy.conditions import (
     opted_out,
     transport_is,
 )
-from mcp_admission.deploy.configurations import LABELS, RESOURCES, _namespace_selector, _rules, to_yaml
+from mcp_admission.deploy.configurations import LABELS, RESOURCES, namespace_selector, rules, to_yaml
 from mcp_admission.policies import (
     ALL_POLICIES,
     PolicyConfig,
@@ -386,8 +386,8 @@ def _spec_common(config: PolicyConfig, policy: Policy[Any], variables: tuple[tup
         if kind not in RESOURCES:
             raise ValueError(f"policy {policy.id} reads {kind}, which has no resource in RESOURCES")
     constraints: Obj = {
-        "resourceRules": _rules(kinds),
-        "namespaceSelector": _namespace_selector(config, legacy=False),
+        "resourceRules": rules(kinds),
+        "namespaceSelector": namespace_selector(config, legacy=False),
         "matchPolicy": "Equivalent",
     }
     conditions = [

@@ -66,7 +66,7 @@ def kinds_of(phase: Phase) -> dict[str, frozenset[str]]:
     return kinds
 
 
-def _rules(kinds: dict[str, frozenset[str]]) -> list[Obj]:
+def rules(kinds: dict[str, frozenset[str]]) -> list[Obj]:
     """One rule per group, versions and operations; subresources (scale, status) are never named."""
     grouped: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[str]] = {}
     for kind, (group, versions, resource) in RESOURCES.items():
@@ -85,7 +85,7 @@ def _rules(kinds: dict[str, frozenset[str]]) -> list[Obj]:
     ]
 
 
-def _namespace_selector(config: PolicyConfig, legacy: bool) -> Obj:
+def namespace_selector(config: PolicyConfig, legacy: bool) -> Obj:
     expressions: list[Obj] = []
     if legacy:
         expressions.append({"key": OPT_OUT_LABEL, "operator": "NotIn", "values": ["true"]})
@@ -115,8 +115,8 @@ def _configuration(phase: Phase, config: PolicyConfig, names: Names, legacy: boo
     }
     if phase is Phase.MUTATE:
         hook["reinvocationPolicy"] = "IfNeeded"
-    hook["namespaceSelector"] = _namespace_selector(config, legacy)
-    hook["rules"] = _rules(kinds)
+    hook["namespaceSelector"] = namespace_selector(config, legacy)
+    hook["rules"] = rules(kinds)
     if not legacy:
         hook["matchConditions"] = match_conditions(config, kinds)
     name = names.mutating if phase is Phase.MUTATE else names.validating
