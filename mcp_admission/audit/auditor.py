@@ -103,8 +103,8 @@ def audit(
                 for item in page:
                     # In an excluded namespace too: how the operator is configured concerns every resource.
                     if resource.kind == "Deployment":
-                        namespace = str((item.get("metadata") or {}).get("namespace"))
-                        if (operator := toolhive_operator(item, namespace)) is not None:
+                        where = str((item.get("metadata") or {}).get("namespace"))
+                        if (operator := toolhive_operator(item, where)) is not None:
                             found.operators.append(operator)
                     result = decide(resource, source, item, config)
                     if result is not None:

@@ -148,6 +148,23 @@ def test_all_namespaces_but_the_excluded_ones(scenario: Scenario) -> None:
     assert "excludedNamespaces" in only_excluded.stderr
 
 
+def test_a_deployment_read_on_the_way_narrows_no_later_list(scenario: Scenario) -> None:
+    """Deployments are read before ToolHive's resources, each in its namespace: across all namespaces, the
+    lists after them are still the cluster-wide ones (the audit once listed them in the namespace of the
+    last Deployment it read)."""
+    elsewhere = unique("audit-deployment")
+    scenario.kubectl("create", "namespace", elsewhere)
+    try:
+        scenario.kubectl("create", "deployment", "plain", "--image", "busybox", "-n", elsewhere)
+        run = scenario.run("-o", "json")
+        assert run.code == 0, run.stderr
+        servers = [e for e in entries(run.stdout, scenario.audited).values() if e["kind"] == "MCPServer"]
+        assert {e["file"] for e in servers} == {"apis/toolhive.stacklok.dev/v1beta1/mcpservers"}
+        assert set(entries(run.stdout, scenario.audited)) == set(FINDINGS) | CLEAN
+    finally:
+        scenario.kubectl("delete", "namespace", elsewhere, "--wait=false", check=False)
+
+
 def test_small_pages_read_everything_and_show_progress_on_a_terminal(scenario: Scenario) -> None:
     ns = scenario.audited
     argv = [console_script(), "audit", "--kubeconfig", str(scenario.plane.kubeconfig), "--config"]
