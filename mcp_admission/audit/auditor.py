@@ -5,8 +5,8 @@ carries the apiserver's defaults, so nothing is defaulted or stripped here. What
 what the webhook would patch, warn about or deny on its next write.
 
 Memory: each page is decided and dropped. Only MCP workloads (what the engine recognises, findings or
-not) become Results, each holding its identity and decision, not the object; every other object is only
-counted. So memory grows with the number of MCP workloads, never with the size of the cluster.
+not) become Results, each holding its location, identity and decision, not the object; every other
+object is only counted. So memory grows with the number of MCP workloads, never with the size of the cluster.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcp_admission.check.admission import admit_workload
-from mcp_admission.check.checker import Result, identify
-from mcp_admission.check.loader import InputError, Manifest, Source
-from mcp_admission.check.operator import Operator, toolhive_operator
 from mcp_admission.kube import Kube, KubeError
 from mcp_admission.policies import Operation, PolicyConfig, Request, workload_of
 from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP
+from mcp_admission.report.operator import Operator, toolhive_operator
+from mcp_admission.report.result import Identity, InputError, Location, Result, api_path
 
 from .lister import DEFAULT_PAGE_SIZE, pages
 from .resources import Resource, policy_kinds, to_read
@@ -39,12 +38,29 @@ class Audit:
     operators: list[Operator] = field(default_factory=list)  # ToolHive's, among the Deployments read
 
 
-def decide(resource: Resource, source: Source, item: dict[str, Any], config: PolicyConfig) -> Result | None:
-    """The Result for one listed object; None when the engine leaves it alone (no MCP workload, an
-    excluded namespace, opted out of every policy)."""
+def identity(resource: Resource, item: dict[str, Any]) -> Identity:
+    """A listed object's identity: the list's group, version and kind (its items carry none), its name
+    and namespace."""
+    metadata = item.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    namespace, name = metadata.get("namespace"), metadata.get("name")
+    return Identity(
+        resource.group,
+        resource.version,
+        resource.kind,
+        namespace if isinstance(namespace, str) else "",
+        name if isinstance(name, str) else "",
+    )
+
+
+def admit_listed(
+    resource: Resource, location: Location, item: dict[str, Any], config: PolicyConfig
+) -> Result | None:
+    """One listed object admitted as the webhooks would admit an UPDATE of it to itself; None when the
+    engine leaves it alone (no MCP workload, an excluded namespace, opted out of every policy)."""
     # A list's items carry no apiVersion and kind (built-in kinds); the webhook's object does.
     obj = {**item, "apiVersion": resource.api_version, "kind": resource.kind}
-    ident = identify(obj, "")
+    ident = identity(resource, item)
     request = Request(
         ident.group, ident.version, ident.kind, Operation.UPDATE, ident.namespace, ident.name, obj, obj
     )
@@ -52,13 +68,7 @@ def decide(resource: Resource, source: Source, item: dict[str, Any], config: Pol
     if workload is None:
         return None
     decision, _ = admit_workload(request, workload, config)
-    # What the reports read of the object; not the object itself (memory: see above).
-    kept = {
-        "apiVersion": obj["apiVersion"],
-        "kind": obj["kind"],
-        "metadata": {"namespace": ident.namespace, "name": ident.name},
-    }
-    return Result(Manifest(source, None, kept), ident, Operation.UPDATE, decision, None)
+    return Result(location, ident, Operation.UPDATE, decision)
 
 
 def explain(exc: KubeError, resource: Resource | None) -> str:
@@ -92,28 +102,28 @@ def audit(
     try:
         resources = to_read(kube, policy_kinds())
     except KubeError as exc:  # API discovery: open to every authenticated user, so no permission to name
-        found.errors.append(InputError(DISCOVERY, None, explain(exc, None)))
+        found.errors.append(InputError(api_path(DISCOVERY), explain(exc, None)))
         return found
     for resource in resources:
         path = resource.path(namespace)
-        source = Source(path.lstrip("/"), path.lstrip("/"), None)
+        location = api_path(path)
         read = 0
         try:
             for page in pages(kube, path, page_size):
                 for item in page:
                     # In an excluded namespace too: how the operator is configured concerns every resource.
                     if resource.kind == "Deployment":
-                        where = str((item.get("metadata") or {}).get("namespace"))
-                        if (operator := toolhive_operator(item, where)) is not None:
+                        item_namespace = identity(resource, item).namespace
+                        if (operator := toolhive_operator(item, item_namespace)) is not None:
                             found.operators.append(operator)
-                    result = decide(resource, source, item, config)
+                    result = admit_listed(resource, location, item, config)
                     if result is not None:
                         found.results.append(result)
                 read += len(page)
                 if progress is not None:
                     progress(resource, read)
         except KubeError as exc:  # what its pages before held is still reported
-            found.errors.append(InputError(source.name, None, explain(exc, resource)))
+            found.errors.append(InputError(location, explain(exc, resource)))
             if _fatal(exc):
                 break
         else:

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from mcp_admission.policies import JSON, Decision, Operation, PolicyConfig, Request
+from mcp_admission.report.result import Identity, Key, Location, Result
 
 from .admission import admit
 from .defaults import with_server_defaults
@@ -34,28 +35,21 @@ CLUSTER_SCOPED = frozenset(
     }
 )
 
-Key = tuple[str, str, str, str]  # (group, kind, namespace, name): what --old matches on
 
+class Checked(NamedTuple):  # a NamedTuple: see loader.py
+    """A manifest checked: what the report says of it, and what --write-mutated needs besides."""
 
-class Identity(NamedTuple):  # NamedTuples: see loader.py
-    group: str
-    version: str
-    kind: str
-    namespace: str
-    name: str
+    manifest: Manifest
+    result: Result
+    mutated: JSON  # the object as the webhooks would leave it (the defaulted input when not patched)
 
     @property
-    def key(self) -> Key:
-        return (self.group, self.kind, self.namespace, self.name)
+    def decision(self) -> Decision:
+        return self.result.decision
 
-
-class Result(NamedTuple):
-    manifest: Manifest
-    identity: Identity
-    operation: Operation
-    decision: Decision
-    mutated: JSON  # the object as the webhooks would leave it (the defaulted input when not patched);
-    # None where it is not kept (audit: the cluster's objects are read page by page, then dropped)
+    @property
+    def identity(self) -> Identity:
+        return self.result.identity
 
 
 def identify(obj: dict[str, Any], default_namespace: str) -> Identity:
@@ -75,7 +69,7 @@ def previous_versions(manifests: Iterable[Manifest], default_namespace: str) -> 
     return {identify(m.object, default_namespace).key: m.object for m in manifests}
 
 
-def check(manifest: Manifest, old: dict[Key, JSON], config: PolicyConfig, default_namespace: str) -> Result:
+def check(manifest: Manifest, old: dict[Key, JSON], config: PolicyConfig, default_namespace: str) -> Checked:
     ident = identify(manifest.object, default_namespace)
     obj = with_server_defaults(ident.group, ident.kind, manifest.object)
     previous = old.get(ident.key)
@@ -85,4 +79,5 @@ def check(manifest: Manifest, old: dict[Key, JSON], config: PolicyConfig, defaul
         ident.group, ident.version, ident.kind, operation, ident.namespace, ident.name, obj, old_object
     )
     decision, mutated = admit(request, config)
-    return Result(manifest, ident, operation, decision, mutated)
+    location = Location(manifest.source.name, manifest.line)
+    return Checked(manifest, Result(location, ident, operation, decision), mutated)

@@ -27,6 +27,8 @@ from typing import Any, NamedTuple, cast
 
 import yaml
 
+from mcp_admission.report.result import InputError, Location
+
 from .construct import DuplicateKeyError, Loader
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -45,25 +47,13 @@ class Source(NamedTuple):
 
     name: str
     relative: str
-    path: Path | None  # None: stdin, or a list read from a cluster (audit: `name` is its apiserver path)
+    path: Path | None  # None: stdin
 
 
 class Manifest(NamedTuple):
     source: Source
-    line: int | None  # 1-based line of the object's first key; None: a live object (audit), in no file
+    line: int  # 1-based line of the object's first key
     object: dict[str, Any]
-
-
-class InputError(NamedTuple):
-    """Input that cannot be checked; `str()` is the message for the user, `file:line: problem`."""
-
-    file: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.message}"
 
 
 class Skipped(NamedTuple):
@@ -97,12 +87,12 @@ def read(source: Source) -> str | InputError:
     try:
         data = sys.stdin.buffer.read() if source.path is None else source.path.read_bytes()
     except OSError as exc:
-        return InputError(source.name, None, f"cannot read: {exc.strerror or exc}")
+        return InputError(Location(source.name), f"cannot read: {exc.strerror or exc}")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        return InputError(source.name, line, f"not UTF-8 text (byte {data[exc.start]:#04x})")
+        return InputError(Location(source.name, line), f"not UTF-8 text (byte {data[exc.start]:#04x})")
 
 
 def load(source: Source, texts: dict[Source, str] | None = None) -> list[Loaded]:
@@ -140,7 +130,7 @@ def parse(source: Source, text: str) -> list[Loaded]:
             manifests = True
         else:
             strays.add(len(found))
-        found.append(InputError(source.name, line, problem))
+        found.append(InputError(Location(source.name, line), problem))
     if manifests:
         return list(found)
     kept: list[Loaded] = [item for index, item in enumerate(found) if index not in strays]
@@ -165,7 +155,7 @@ def _documents(source: Source, text: str) -> Iterator[_Document | _Broken]:
                 reported = line_base + line
                 line_end = text.find("\n", line_start)
                 templated = "{{" in text[line_start : None if line_end < 0 else line_end]
-                error = InputError(source.name, reported + 1, _problem(exc, line_base))
+                error = InputError(Location(source.name, reported + 1), _problem(exc, line_base))
                 yield _Broken(error, templated)
             # Resume at the next document start from the problem's line on; none left: the rest is lost.
             next_start = DOCUMENT_START.search(text, max(line_start, offset + 1))
@@ -215,7 +205,7 @@ def _objects(
         if problem is None:
             yield from _objects(source, item, item_node, item_line, line_base)
         else:
-            yield InputError(source.name, item_line, problem)
+            yield InputError(Location(source.name, item_line), problem)
 
 
 def list_items(data: Any) -> list[Any] | None:

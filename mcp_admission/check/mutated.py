@@ -25,10 +25,11 @@ from typing import Any, TextIO
 import yaml
 
 from mcp_admission.policies import PatchOp
+from mcp_admission.report.result import InputError, Location
 
-from .checker import Result
+from .checker import Checked
 from .construct import Loader
-from .loader import DOCUMENT_START, InputError, Source, list_items
+from .loader import DOCUMENT_START, Source, list_items
 from .rebase import rebase
 from .roundtrip import ItemPath, RoundTripError, rewrite
 
@@ -38,10 +39,10 @@ Position = tuple[int, ItemPath]  # (document of the file, the object's indices d
 
 
 def write_mutated(
-    results: list[Result], texts: dict[Source, str], target: str, stdout: TextIO
+    results: list[Checked], texts: dict[Source, str], target: str, stdout: TextIO
 ) -> list[InputError]:
     """Writes the sources' `texts` (in input order) patched; returns what could not be done."""
-    changed: dict[Source, list[Result]] = {result.manifest.source: [] for result in results}
+    changed: dict[Source, list[Checked]] = {result.manifest.source: [] for result in results}
     for result in results:
         if result.decision.patch:
             changed[result.manifest.source].append(result)
@@ -56,16 +57,16 @@ def write_mutated(
         return errors
     problem = _write_files(patched, Path(target))
     if problem:
-        errors.append(InputError(target, None, f"cannot write mutated manifests: {problem}"))
+        errors.append(InputError(Location(target), f"cannot write mutated manifests: {problem}"))
     return errors
 
 
-def _patched_text(text: str, changed: list[Result], errors: list[InputError]) -> str:
+def _patched_text(text: str, changed: list[Checked], errors: list[InputError]) -> str:
     documents = _split(text)
     parsed = [_parse(document) for document in documents]
     objects = list(_objects(parsed))
     edits: dict[int, dict[ItemPath, tuple[PatchOp, ...]]] = {}
-    first: dict[int, Result] = {}  # the first patched object of each document, to report it by
+    first: dict[int, Checked] = {}  # the first patched object of each document, to report it by
     cursor = 0
     for result in changed:
         found = _find(objects, result.manifest.object, cursor)
@@ -91,8 +92,8 @@ def _patched_text(text: str, changed: list[Result], errors: list[InputError]) ->
     return "".join(documents)
 
 
-def _error(result: Result, problem: str) -> InputError:
-    return InputError(result.manifest.source.name, result.manifest.line, f"--write-mutated: {problem}")
+def _error(checked: Checked, problem: str) -> InputError:
+    return InputError(checked.result.location, f"--write-mutated: {problem}")
 
 
 def _split(text: str) -> list[str]:

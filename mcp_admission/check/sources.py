@@ -20,7 +20,9 @@ import shlex
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from .loader import CHECK_RENDERED, MANIFEST_SUFFIXES, STDIN, STDIN_NAME, InputError, Skipped, Source
+from mcp_admission.report.result import InputError, Location
+
+from .loader import CHECK_RENDERED, MANIFEST_SUFFIXES, STDIN, STDIN_NAME, Skipped, Source
 
 Input = Source | InputError | Skipped
 TEMPLATES = "templates"
@@ -101,12 +103,12 @@ def expand(paths: Sequence[str | Path], exclude: Iterable[str] = ()) -> list[Inp
         elif path.is_dir():
             walked = _walk(path, excluded)
             if walked is None:
-                walked = [InputError(str(arg), None, "no .yaml, .yml or .json files in this directory")]
+                walked = [InputError(Location(str(arg)), "no .yaml, .yml or .json files in this directory")]
             found.extend(walked)
         elif path.exists():
             found.append(Source(str(arg), path.name, path))
         else:
-            found.append(InputError(str(arg), None, "no such file or directory"))
+            found.append(InputError(Location(str(arg)), "no such file or directory"))
     return found
 
 

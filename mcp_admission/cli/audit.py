@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import TYPE_CHECKING, TextIO
 
 from mcp_admission import exitcodes
 from mcp_admission.audit.lister import DEFAULT_PAGE_SIZE
-from mcp_admission.check.report import Report
 from mcp_admission.cli.config import load_config
-from mcp_admission.cli.reports import add_output_option, outputs, write_reports
+from mcp_admission.cli.reports import add_output_option, outputs
 from mcp_admission.configfile import ConfigError
-
-if TYPE_CHECKING:
-    from mcp_admission.audit.resources import Resource
 
 EXIT_CODES = exitcodes.epilog(
     ok="nothing fails the run (there may be warnings and patches the webhook would make)",
@@ -67,30 +61,9 @@ def _positive(text: str) -> int:
     return value
 
 
-class _Progress:
-    """One line on a terminal, rewritten with `\\r` after each page: the resource and objects read."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.width = 0
-
-    def __call__(self, resource: Resource, read: int) -> None:
-        text = f"mcp-admission audit: {resource.name}: {read} read"
-        self.out.write("\r" + text.ljust(self.width))
-        self.out.flush()
-        self.width = len(text)
-
-    def clear(self) -> None:
-        if self.width:
-            self.out.write("\r" + " " * self.width + "\r")
-            self.out.flush()
-
-
 def run(args: argparse.Namespace) -> int:
     # Imported here, when auditing: the other subcommands need none of the kubernetes client.
-    from mcp_admission.audit.auditor import audit
-    from mcp_admission.audit.mode import admission_mode
-    from mcp_admission.check.operator import notices
+    from mcp_admission.audit import pipeline
     from mcp_admission.kube import Kube, KubeError, api_client
 
     try:
@@ -106,21 +79,6 @@ def run(args: argparse.Namespace) -> int:
         )
     except KubeError as exc:
         return exitcodes.cannot_start("audit", exc)
-    where = f"namespace {args.namespace}" if args.namespace else "all namespaces"
-    if args.namespace in config.excluded_namespaces:
-        print(f"mcp-admission audit: {where} is in excludedNamespaces: nothing to read", file=sys.stderr)
-
-    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
-    try:
-        found = audit(kube, config, args.namespace, args.page_size, progress)
-    finally:
-        if progress is not None:
-            progress.clear()
-    report = Report(found.results, found.errors, args.strict, notices=tuple(notices(found.operators, config)))
-    for error in report.errors:
-        print(f"mcp-admission audit: {error}", file=sys.stderr)
-    counts = ", ".join(f"{name} {count}" for name, count in found.read.items())
-    total = f"{sum(found.read.values())} objects read in {where}" + (f" ({counts})" if counts else "")
-    print(f"mcp-admission audit: {total}; {len(found.results)} MCP workloads", file=sys.stderr)
-    print(f"mcp-admission audit: {admission_mode(kube)}", file=sys.stderr)
-    return write_reports(report, chosen, sys.stdout, "mcp-admission audit")
+    options = pipeline.Options(args.namespace, args.page_size, args.strict, chosen)
+    outcome = pipeline.run(kube, config, options)
+    return outcome.report.exit_code if outcome.written else exitcodes.UNUSABLE

@@ -1,6 +1,6 @@
 """toolhive.defaultSessionStorage in `check`: ToolHive's examples at two replicas, in one stream as CI pipes
 them (`kubectl kustomize . | mcp-admission check -f -`); and ToolHive's operator Deployment read as the
-operator reads its own environment (mcp_admission.check.operator, shared with the audit)."""
+operator reads its own environment (mcp_admission.report.operator, shared with the audit)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from mcp_admission.check.operator import Operator, notices, toolhive_operator
 from mcp_admission.policies import PolicyConfig
 from mcp_admission.records import validate
+from mcp_admission.report.operator import Operator, notices, toolhive_operator
 from tests.policies.toolhive_objects import ADVICE, EXAMPLES, NOT_SHARED, example
 
 from .runner import check

@@ -9,7 +9,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import TextIO
 
-from ..report import Report
+from ..result import Report
 
 Writer = Callable[[Report, TextIO], None]
 STDOUT = "-"  # -o FORMAT=- (or no =FILE): the report to stdout

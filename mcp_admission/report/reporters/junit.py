@@ -8,9 +8,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import TextIO
 
-from ..checker import Result
-from ..loader import InputError
-from ..report import Report, label, patch_summary
+from ..result import InputError, Report, Result, label, patch_summary
 
 NOTICES = "notices"  # the testsuite that holds them
 
@@ -24,7 +22,7 @@ def _lines(result: Result) -> list[str]:
 
 
 def _testcase(suite: ET.Element, result: Result, report: Report) -> None:
-    file, line = result.manifest.source.name, result.manifest.line
+    file, line = result.location.name, result.location.line
     name = label(result) if line is None else f"{label(result)} (line {line})"
     case = ET.SubElement(suite, "testcase", classname=file, name=name, file=file)
     if line is not None:  # None: a live object (audit)
@@ -42,10 +40,11 @@ def _testcase(suite: ET.Element, result: Result, report: Report) -> None:
 
 
 def _error_case(suite: ET.Element, error: InputError) -> None:
-    where = "input" if error.line is None else f"line {error.line}"
-    case = ET.SubElement(suite, "testcase", classname=error.file, name=where, file=error.file)
-    if error.line is not None:
-        case.set("line", str(error.line))
+    file, line = error.location.name, error.location.line
+    where = "input" if line is None else f"line {line}"
+    case = ET.SubElement(suite, "testcase", classname=file, name=where, file=file)
+    if line is not None:
+        case.set("line", str(line))
     ET.SubElement(case, "error", message=error.message, type="invalid-input").text = str(error)
 
 
@@ -63,9 +62,9 @@ def document(report: Report) -> ET.Element:
         return suites[file]
 
     for result in report.results:
-        _testcase(suite(result.manifest.source.name), result, report)
+        _testcase(suite(result.location.name), result, report)
     for error in report.errors:
-        _error_case(suite(error.file), error)
+        _error_case(suite(error.location.name), error)
     for element in (*root.findall("testsuite"), root):
         cases = element.iter("testcase")
         counts = {"tests": 0, "failures": 0, "errors": 0}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from ..report import Report, label, location, patch_summary, summary
+from ..result import Report, label, patch_summary, summary
 
 
 def write(report: Report, out: TextIO) -> None:
@@ -15,7 +15,7 @@ def write(report: Report, out: TextIO) -> None:
         decision = result.decision
         if not (decision.patch or decision.warnings or decision.denial):
             continue
-        where = f"{location(result)} {label(result)}"
+        where = f"{result.location} {label(result)}"
         if decision.denial is not None:
             out.write(f"{where} {decision.denial.policy}: denied: {decision.denial.message}\n")
         for warning in decision.warnings:

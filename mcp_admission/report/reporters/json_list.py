@@ -6,17 +6,16 @@ from typing import Any, TextIO
 
 import orjson
 
-from ..checker import Result
-from ..report import Report
+from ..result import Report, Result
 
 
 def entry(result: Result) -> dict[str, Any]:
     ident, decision = result.identity, result.decision
     denial = decision.denial
     return {
-        "file": result.manifest.source.name,
-        "line": result.manifest.line,
-        "apiVersion": result.manifest.object["apiVersion"],
+        "file": result.location.name,  # an apiserver path for audit
+        "line": result.location.line,
+        "apiVersion": ident.api_version,
         "kind": ident.kind,
         "namespace": ident.namespace,
         "name": ident.name,

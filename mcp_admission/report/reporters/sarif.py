@@ -13,9 +13,7 @@ import orjson
 
 from mcp_admission.policies import ALL_POLICIES, Finding
 
-from ..checker import Result
-from ..loader import STDIN_NAME, InputError
-from ..report import Report, label, patch_summary
+from ..result import InputError, Location, Report, Result, label, patch_summary
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INPUT_RULE = "invalid-input"  # not a policy: input the check could not read
@@ -39,17 +37,17 @@ def _rules() -> list[dict[str, Any]]:
     return rules
 
 
-def _uri(file: str) -> str:
-    """Relative to the working directory (the checkout, in CI), with '/' separators, URI-escaped."""
-    if file == STDIN_NAME:
-        return file
-    return quote(os.path.relpath(file).replace(os.sep, "/"))
+def _uri(location: Location) -> str:
+    """A file relative to the working directory (the checkout, in CI; `stdin` stays `stdin`), with '/'
+    separators, URI-escaped; an apiserver path as it is."""
+    path = location.name if location.api else os.path.relpath(location.name).replace(os.sep, "/")
+    return quote(path)
 
 
-def _location(file: str, line: int | None) -> dict[str, Any]:
+def _location(location: Location) -> dict[str, Any]:
     # GitHub wants a region with a start line on every result: line 1 for a problem with a whole file.
-    region = {"startLine": line or 1}
-    return {"physicalLocation": {"artifactLocation": {"uri": _uri(file)}, "region": region}}
+    region = {"startLine": location.line or 1}
+    return {"physicalLocation": {"artifactLocation": {"uri": _uri(location)}, "region": region}}
 
 
 def _result(
@@ -72,7 +70,7 @@ def _level(finding: Finding, strict: bool) -> str:
 
 def _object_results(result: Result, report: Report, rule_index: dict[str, int]) -> list[dict[str, Any]]:
     decision = result.decision
-    where = _location(result.manifest.source.name, result.manifest.line)
+    where = _location(result.location)
     found = []
     if decision.denial is not None:
         text = f"{label(result)}: denied: {decision.denial.message}"
@@ -86,7 +84,7 @@ def _object_results(result: Result, report: Report, rule_index: dict[str, int]) 
 
 
 def _error_result(error: InputError, rule_index: dict[str, int]) -> dict[str, Any]:
-    return _result(rule_index, INPUT_RULE, "error", error.message, _location(error.file, error.line))
+    return _result(rule_index, INPUT_RULE, "error", error.message, _location(error.location))
 
 
 def document(report: Report) -> dict[str, Any]:
