@@ -39,14 +39,13 @@ class Audit:
 
 
 def identity(resource: Resource, item: dict[str, Any]) -> Identity:
-    """A listed object's identity: the list's group, version and kind (its items carry none), its name
-    and namespace."""
+    """A listed object's identity: the list's apiVersion and kind (its items carry none), its namespace
+    and name."""
     metadata = item.get("metadata")
     metadata = metadata if isinstance(metadata, dict) else {}
     namespace, name = metadata.get("namespace"), metadata.get("name")
     return Identity(
-        resource.group,
-        resource.version,
+        resource.api_version,
         resource.kind,
         namespace if isinstance(namespace, str) else "",
         name if isinstance(name, str) else "",

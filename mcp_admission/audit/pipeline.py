@@ -5,8 +5,7 @@ configuration, connects, and turns the outcome into an exit code."""
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from mcp_admission.kube import Kube
 from mcp_admission.policies import PolicyConfig
@@ -21,8 +20,7 @@ from .resources import Resource
 PROG = "mcp-admission audit"
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     """What to audit and how (the command line's, parsed)."""
 
     namespace: str | None  # None: all namespaces

@@ -53,7 +53,6 @@ class Checked(NamedTuple):  # a NamedTuple: see loader.py
 
 
 def identify(obj: dict[str, Any], default_namespace: str) -> Identity:
-    group, _, version = obj["apiVersion"].rpartition("/")  # "v1" is the core group ""
     kind: str = obj["kind"]
     metadata = obj.get("metadata")
     metadata = metadata if isinstance(metadata, dict) else {}
@@ -61,7 +60,7 @@ def identify(obj: dict[str, Any], default_namespace: str) -> Identity:
     if not isinstance(namespace, str) or not namespace:
         namespace = "" if kind in CLUSTER_SCOPED else default_namespace
     name = metadata.get("name")  # "" for generateName, as in the AdmissionRequest
-    return Identity(group, version, kind, namespace, name if isinstance(name, str) else "")
+    return Identity(obj["apiVersion"], kind, namespace, name if isinstance(name, str) else "")
 
 
 def previous_versions(manifests: Iterable[Manifest], default_namespace: str) -> dict[Key, JSON]:

@@ -9,9 +9,8 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from mcp_admission.policies import PolicyConfig
 from mcp_admission.report.output import Outcome, Output, error_line, reader_left, write_reports
@@ -26,8 +25,7 @@ PROG = "mcp-admission check"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):  # not a frozen dataclass: quicker to define at start-up
     """What to check and how (the command line's, parsed)."""
 
     inputs: list[str]  # -f and PATH arguments, in order; none: the bundled example manifests

@@ -34,19 +34,22 @@ Key = tuple[str, str, str, str]  # (group, kind, namespace, name): one object, w
 
 
 class Identity(NamedTuple):
-    group: str
-    version: str
+    api_version: str  # as the object says it (reports repeat it as written)
     kind: str
     namespace: str  # "" for a cluster-scoped object
     name: str  # "" for a generateName, as in the AdmissionRequest
 
     @property
-    def key(self) -> Key:
-        return (self.group, self.kind, self.namespace, self.name)
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]  # "v1" is the core group ""
 
     @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
+    def version(self) -> str:
+        return self.api_version.rpartition("/")[2]
+
+    @property
+    def key(self) -> Key:
+        return (self.group, self.kind, self.namespace, self.name)
 
 
 class Result(NamedTuple):
