@@ -84,6 +84,16 @@ def test_json(manifests: Path) -> None:
     assert entries[4]["apiVersion"] == "toolhive.stacklok.dev/v1beta1"
 
 
+def test_json_repeats_the_api_version_as_written(manifests: Path) -> None:
+    """`/v1` is the core group's v1 to Kubernetes (and to the policies), but the report says what the
+    file says, so a reader can find it there."""
+    odd = manifests / "odd.yaml"
+    odd.write_text(SERVICE.replace("apiVersion: v1", "apiVersion: /v1", 1))
+    (entry,) = check("-f", odd, "-o", "json").json()
+    assert (entry["apiVersion"], entry["kind"]) == ("/v1", "Service")
+    assert [w["policy"] for w in entry["warnings"]] == ["session-affinity"]  # decided as a v1 Service
+
+
 def test_namespace_option(manifests: Path) -> None:
     entries = check("-f", "deploy/app.yaml", "-o", "json", "--namespace", "team-b").json()
     assert [e["namespace"] for e in entries] == ["tools", "team-b", "tools"]
