@@ -15,13 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcp_admission.check.admission import admit_workload
 from mcp_admission.check.checker import Result, identify
 from mcp_admission.check.loader import InputError, Manifest, Source
 from mcp_admission.check.operator import Operator, toolhive_operator
 from mcp_admission.kube import Kube, KubeError
-from mcp_admission.policies import Operation, PolicyConfig, Request, workload_of
-from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP
+from mcp_admission.policies import (
+    ALL_POLICIES,
+    TOOLHIVE_GROUP,
+    Operation,
+    PolicyConfig,
+    Request,
+    admit_workload,
+    workload_of,
+)
 
 from .lister import DEFAULT_PAGE_SIZE, pages
 from .resources import Resource, policy_kinds, to_read
@@ -90,7 +96,7 @@ def audit(
     if namespace in config.excluded_namespaces:
         return found
     try:
-        resources = to_read(kube, policy_kinds())
+        resources = to_read(kube, policy_kinds(ALL_POLICIES))
     except KubeError as exc:  # API discovery: open to every authenticated user, so no permission to name
         found.errors.append(InputError(DISCOVERY, None, explain(exc, None)))
         return found

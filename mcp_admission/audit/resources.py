@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcp_admission.kube import Kube
-from mcp_admission.policies import ALL_POLICIES, Policy
-from mcp_admission.policies.engine.workloads import MCP_RESOURCE_KINDS, TOOLHIVE_GROUP, TOOLHIVE_VERSIONS
+from mcp_admission.policies import MCP_RESOURCE_KINDS, TOOLHIVE_GROUP, TOOLHIVE_VERSIONS, Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +46,7 @@ BUILT_IN = {
 }
 
 
-def policy_kinds(policies: Sequence[Policy[Any]] = ALL_POLICIES) -> frozenset[str]:
+def policy_kinds(policies: Sequence[Policy[Any]]) -> frozenset[str]:
     """The kinds some registered policy reads: nothing else can have a finding."""
     return frozenset(kind for policy in policies for kind in policy.kinds)
 

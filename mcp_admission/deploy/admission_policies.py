@@ -55,6 +55,15 @@ from mcp_admission.deploy.conditions import (
 from mcp_admission.deploy.configurations import LABELS, RESOURCES, namespace_selector, rules, to_yaml
 from mcp_admission.policies import (
     ALL_POLICIES,
+    MATCH_EXPRESSIONS,
+    MAX_OWNER_REFERENCES,
+    MAX_SELECTOR_LABELS,
+    MAX_SKIP_LENGTH,
+    NO_MATCH_LABELS,
+    TOO_MANY_LABELS,
+    TOOLHIVE_GROUP,
+    Mode,
+    Policy,
     PolicyConfig,
     affinity_with_redis,
     backend_affinity,
@@ -64,15 +73,6 @@ from mcp_admission.policies import (
     stdio_replicas,
     termination_grace,
 )
-from mcp_admission.policies.engine.backend import (
-    MATCH_EXPRESSIONS,
-    MAX_SELECTOR_LABELS,
-    NO_MATCH_LABELS,
-    TOO_MANY_LABELS,
-)
-from mcp_admission.policies.engine.policy import Policy
-from mcp_admission.policies.engine.settings import Mode
-from mcp_admission.policies.engine.workloads import MAX_OWNER_REFERENCES, MAX_SKIP_LENGTH, TOOLHIVE_GROUP
 
 Obj = dict[str, Any]
 API_VERSION = "admissionregistration.k8s.io/v1"

@@ -15,12 +15,14 @@ from typing import Any, NamedTuple
 import yaml
 
 from mcp_admission.deploy.conditions import match_conditions
-from mcp_admission.policies import ALL_POLICIES, Phase, PolicyConfig
-from mcp_admission.policies.engine.workloads import (
+from mcp_admission.policies import (
+    ALL_POLICIES,
     MAX_OWNER_REFERENCES,
     MAX_SKIP_LENGTH,
     TOOLHIVE_GROUP,
     TOOLHIVE_VERSIONS,
+    Phase,
+    PolicyConfig,
 )
 
 Obj = dict[str, Any]

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from mcp_admission.policies.engine.model import JSON, Request
+from mcp_admission.policies.engine.backend import backend_service_names
+from mcp_admission.policies.engine.model import JSON, Request, mapping, text
 from mcp_admission.policies.engine.settings import (
     LabelSelectorRequirement,
     WorkloadSelector,
@@ -27,8 +28,6 @@ TOOLHIVE_LABEL = "toolhive"
 TOOLHIVE_TRANSPORT_LABEL = "toolhive-transport"
 TOOLHIVE_APP_NAMES = frozenset({"mcpserver", "mcpremoteproxy", "virtualmcpserver"})
 APP_NAME_LABEL = "app.kubernetes.io/name"  # where ToolHive's proxies carry one of those names
-# ToolHive's backend Services of StatefulSet X: mcp-X (sticky) and mcp-X-headless, owned by X.
-BACKEND_SERVICE_PREFIX, HEADLESS_SUFFIX = "mcp-", "-headless"
 # Ours, for MCP servers deployed without ToolHive.
 TRANSPORT_LABEL = "mcp-admission.io/transport"
 SKIP_ANNOTATION = "mcp-admission.io/skip-policies"  # comma-separated policy IDs, or "*"
@@ -65,16 +64,6 @@ class Workload(NamedTuple):
     default_session_storage: str = "memory"
 
 
-def mapping(value: JSON) -> dict[str, Any]:
-    """The value if it is a JSON object, else an empty one: policies never trust a field's type."""
-    return value if isinstance(value, dict) else {}
-
-
-def text(value: JSON) -> str | None:
-    """The value if it is a string: labels, kinds and names from an object can be any JSON."""
-    return value if isinstance(value, str) else None
-
-
 def _label_match(labels: dict[str, Any], req: LabelSelectorRequirement) -> bool:
     present = req.key in labels
     if req.operator == "Exists":
@@ -108,8 +97,7 @@ def _owned_by_mcp(name: str, metadata: dict[str, Any]) -> bool:
             continue
         if kind in MCP_RESOURCE_KINDS and api_version.partition("/")[0] == TOOLHIVE_GROUP:
             return True
-        backend = BACKEND_SERVICE_PREFIX + owner
-        if kind == "StatefulSet" and name in (backend, backend + HEADLESS_SUFFIX):
+        if kind == "StatefulSet" and name in backend_service_names(owner):
             return True
     return False
 

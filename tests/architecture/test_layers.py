@@ -20,6 +20,11 @@ def test_an_upward_import_is_caught() -> None:
         "mcp_admission.check.checker": "import mcp_admission.reconciler.services\n",
         "mcp_admission.policies.session_affinity": "import time\n",
         "mcp_admission.somewhere": "",
+        "mcp_admission.policies.engine.admit": "from mcp_admission.policies.registry import ALL_POLICIES\n",
+        "mcp_admission.reconciler.services": "from mcp_admission.policies.statefulset_dns import ID\n",
+        "mcp_admission.audit.auditor": "from mcp_admission.policies import registry\n",
+        "mcp_admission.policies": "__all__ = ['decide']\n",
+        "mcp_admission.webhook.admission": "from mcp_admission.policies import decide\n",
     }
     found = {(v.module, v.why) for v in violations(bad)}
     assert found == {
@@ -28,6 +33,9 @@ def test_an_upward_import_is_caught() -> None:
         ("mcp_admission.check.checker", "adapters stay independent"),
         ("mcp_admission.policies.session_affinity", "the engine stays pure"),
         ("mcp_admission.somewhere", "in no layer: add it to LAYERS"),
+        ("mcp_admission.policies.engine.admit", "imports a layer above its own"),
+        ("mcp_admission.reconciler.services", "adapters use the policies' public names"),
+        ("mcp_admission.audit.auditor", "adapters use the policies' public names"),
     }
 
 
