@@ -50,6 +50,7 @@ from mcp_admission.policies.engine.settings import (
     WorkloadSelector,
 )
 from mcp_admission.policies.engine.workloads import (
+    API_RESOURCES,
     APP_NAME_LABEL,
     CORE_KINDS,
     MAX_OWNER_REFERENCES,
@@ -63,6 +64,7 @@ from mcp_admission.policies.engine.workloads import (
     TOOLHIVE_TRANSPORT_LABEL,
     TOOLHIVE_VERSIONS,
     TRANSPORT_LABEL,
+    ApiResource,
     Workload,
 )
 from mcp_admission.policies.registry import ALL_POLICIES, POLICY_IDS, PolicyConfig
@@ -70,6 +72,7 @@ from mcp_admission.policies.registry import ALL_POLICIES, POLICY_IDS, PolicyConf
 __all__ = [
     "ALLOW",
     "ALL_POLICIES",
+    "API_RESOURCES",
     "APP_NAME_LABEL",
     "BACKEND_SERVICE_PREFIX",
     "CORE_KINDS",
@@ -91,6 +94,7 @@ __all__ = [
     "TOOLHIVE_VERSIONS",
     "TOO_MANY_LABELS",
     "TRANSPORT_LABEL",
+    "ApiResource",
     "BackendServices",
     "Decision",
     "EngineConfig",

@@ -33,7 +33,7 @@ Send = Callable[[Message], Awaitable[None]]
 log = logging.getLogger("mcp_admission.webhook")
 decisions = DecisionLog(log)
 
-PATHS = {"/mutate": Phase.MUTATE, "/validate": Phase.VALIDATE}
+PATHS = {phase.path: phase for phase in Phase}
 INTERNAL_ERROR_WARNING = "mcp-admission: internal error"
 _JSON = b"application/json"
 

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcp_admission.kube import Kube
-from mcp_admission.policies import MCP_RESOURCE_KINDS, TOOLHIVE_GROUP, TOOLHIVE_VERSIONS, Policy
+from mcp_admission.policies import (
+    API_RESOURCES,
+    MCP_RESOURCE_KINDS,
+    TOOLHIVE_GROUP,
+    TOOLHIVE_VERSIONS,
+    Policy,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +44,11 @@ class Resource:
         return f"{base}/namespaces/{namespace}/{self.plural}" if namespace else f"{base}/{self.plural}"
 
 
-# Every built-in kind the engine recognises as a workload (workloads.CORE_KINDS), in reading order.
+# Every built-in kind the engine recognises as a workload (CORE_KINDS), in reading order.
 BUILT_IN = {
-    "Service": Resource("", "v1", "Service", "services"),
-    "StatefulSet": Resource("apps", "v1", "StatefulSet", "statefulsets"),
-    "Deployment": Resource("apps", "v1", "Deployment", "deployments"),
+    kind: Resource(api.group, api.versions[-1], kind, api.resource)
+    for kind, api in API_RESOURCES.items()
+    if api.group != TOOLHIVE_GROUP
 }
 
 

@@ -52,9 +52,10 @@ from mcp_admission.deploy.conditions import (
     opted_out,
     transport_is,
 )
-from mcp_admission.deploy.configurations import LABELS, RESOURCES, namespace_selector, rules, to_yaml
+from mcp_admission.deploy.configurations import LABELS, namespace_selector, rules, to_yaml
 from mcp_admission.policies import (
     ALL_POLICIES,
+    API_RESOURCES,
     MATCH_EXPRESSIONS,
     MAX_OWNER_REFERENCES,
     MAX_SELECTOR_LABELS,
@@ -383,8 +384,8 @@ def _kinds(policy: Policy[Any]) -> dict[str, frozenset[str]]:
 def _spec_common(config: PolicyConfig, policy: Policy[Any], variables: tuple[tuple[str, str], ...]) -> Obj:
     kinds = _kinds(policy)
     for kind in kinds:
-        if kind not in RESOURCES:
-            raise ValueError(f"policy {policy.id} reads {kind}, which has no resource in RESOURCES")
+        if kind not in API_RESOURCES:
+            raise ValueError(f"policy {policy.id} reads {kind}, which has no resource in API_RESOURCES")
     constraints: Obj = {
         "resourceRules": rules(kinds),
         "namespaceSelector": namespace_selector(config, legacy=False),

@@ -36,6 +36,11 @@ class Phase(StrEnum):
     MUTATE = "mutate"
     VALIDATE = "validate"
 
+    @property
+    def path(self) -> str:
+        """The webhook's URL path for this phase (/mutate, /validate): served there, configured there."""
+        return f"/{self.value}"
+
 
 class Request(NamedTuple):
     """What an AdmissionRequest carries that the policies may read."""

@@ -22,6 +22,23 @@ MCP_RESOURCE_KINDS = frozenset({"MCPServer", "MCPRemoteProxy", "VirtualMCPServer
 # The kinds ToolHive (or a user) runs MCP servers as; Scale and other subresources never arrive here.
 CORE_KINDS = frozenset({("", "Service"), ("apps", "StatefulSet"), ("apps", "Deployment")})
 
+
+class ApiResource(NamedTuple):
+    group: str
+    versions: tuple[str, ...]  # the ones the engine knows, oldest first
+    resource: str  # the plural in an API path and in webhook and RBAC rules
+
+
+# Where each kind the engine recognises is served: the webhook configurations' rules, the audit's lists.
+API_RESOURCES = {
+    "Service": ApiResource("", ("v1",), "services"),
+    "StatefulSet": ApiResource("apps", ("v1",), "statefulsets"),
+    "Deployment": ApiResource("apps", ("v1",), "deployments"),
+    "MCPServer": ApiResource(TOOLHIVE_GROUP, tuple(sorted(TOOLHIVE_VERSIONS)), "mcpservers"),
+    "MCPRemoteProxy": ApiResource(TOOLHIVE_GROUP, tuple(sorted(TOOLHIVE_VERSIONS)), "mcpremoteproxies"),
+    "VirtualMCPServer": ApiResource(TOOLHIVE_GROUP, tuple(sorted(TOOLHIVE_VERSIONS)), "virtualmcpservers"),
+}
+
 # Labels ToolHive puts on what it creates (cmd/thv-operator), and the value of app.kubernetes.io/name
 # on its proxy Deployments and Services.
 TOOLHIVE_LABEL = "toolhive"
