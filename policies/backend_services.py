@@ -29,7 +29,6 @@ class BackendServices(NamedTuple):
     sticky: str | None
     sticky_annotations: dict[str, str]
     sticky_spec: dict[str, Any]  # its session affinity
-    labels: dict[str, Any]  # the StatefulSet's, where the reconciler reads its port
     skipped: tuple[str, ...]
 
 
@@ -81,4 +80,4 @@ def backend_services(statefulset: JSON, config: PolicyConfig) -> BackendServices
             "sessionAffinity": "ClientIP",
             "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": timeout}},
         }
-    return BackendServices(selector, headless, sticky, annotations, affinity, workload.labels, tuple(reasons))
+    return BackendServices(selector, headless, sticky, annotations, affinity, tuple(reasons))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mcp_admission.policies import JSON, BackendServices, PolicyConfig, backend_services, mapping
+from mcp_admission.policies import JSON, PolicyConfig, backend_services, mapping
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "mcp-admission"
@@ -79,57 +79,46 @@ def plan_services(statefulset: JSON, config: PolicyConfig) -> ServicePlan:
     if isinstance(plan, str):
         return ServicePlan(skipped=plan)
     obj = mapping(statefulset)
-    ports = _service_ports(plan.labels, mapping(mapping(obj.get("spec")).get("template")))
+    metadata = mapping(obj.get("metadata"))
+    ports = _service_ports(mapping(metadata.get("labels")), mapping(mapping(obj.get("spec")).get("template")))
+
+    def manifest(name: str, annotations: dict[str, str], service_spec: dict[str, Any]) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "name": name,
+            "namespace": metadata["namespace"],
+            # The opt-in label makes the webhook (and `check`) treat the Service as an MCP workload.
+            "labels": {MANAGED_BY_LABEL: MANAGED_BY, config.workloads.opt_in_label: "true"},
+        }
+        if annotations:
+            meta["annotations"] = annotations
+        uid = metadata.get("uid")
+        if isinstance(uid, str) and uid:  # a raw manifest has none yet; the reconciler always has one
+            meta["ownerReferences"] = [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "StatefulSet",
+                    "name": metadata["name"],
+                    "uid": uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ]
+        base: dict[str, Any] = {"type": "ClusterIP", "selector": plan.selector}
+        if ports:  # a headless Service needs none; an empty list would be dropped on the server (drift)
+            base["ports"] = ports
+        return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": {**base, **service_spec}}
+
     services = []
     reasons = list(plan.skipped)
     if plan.headless is not None:
         # publishNotReadyAddresses: a pod's DNS name must resolve from the moment it exists, as for any
         # StatefulSet's governing Service, so a pinned session's host keeps resolving while its pod restarts.
-        headless_spec = {"clusterIP": "None", "publishNotReadyAddresses": True}
-        services.append(_manifest(obj, plan, ports, plan.headless, {}, headless_spec, config))
+        services.append(manifest(plan.headless, {}, {"clusterIP": "None", "publishNotReadyAddresses": True}))
     if plan.sticky is not None and not ports:
         reasons.append(f"no container port and no {PORT_LABEL} label: no {plan.sticky}")
     elif plan.sticky is not None:
-        services.append(
-            _manifest(obj, plan, ports, plan.sticky, plan.sticky_annotations, plan.sticky_spec, config)
-        )
+        services.append(manifest(plan.sticky, plan.sticky_annotations, plan.sticky_spec))
     return ServicePlan(tuple(services), "; ".join(reasons) or None)
-
-
-def _manifest(
-    statefulset: dict[str, Any],
-    plan: BackendServices,
-    ports: list[dict[str, Any]],
-    name: str,
-    annotations: dict[str, str],
-    service_spec: dict[str, Any],
-    config: PolicyConfig,
-) -> dict[str, Any]:
-    metadata = mapping(statefulset.get("metadata"))
-    meta: dict[str, Any] = {
-        "name": name,
-        "namespace": metadata["namespace"],
-        # The opt-in label makes the webhook (and `check`) treat the Service as an MCP workload.
-        "labels": {MANAGED_BY_LABEL: MANAGED_BY, config.workloads.opt_in_label: "true"},
-    }
-    if annotations:
-        meta["annotations"] = annotations
-    uid = metadata.get("uid")
-    if isinstance(uid, str) and uid:  # a raw manifest has none yet; the reconciler always has one
-        meta["ownerReferences"] = [
-            {
-                "apiVersion": "apps/v1",
-                "kind": "StatefulSet",
-                "name": metadata["name"],
-                "uid": uid,
-                "controller": True,
-                "blockOwnerDeletion": True,
-            }
-        ]
-    base: dict[str, Any] = {"type": "ClusterIP", "selector": plan.selector}
-    if ports:  # a headless Service needs none; an empty list would be dropped on the server (drift)
-        base["ports"] = ports
-    return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": {**base, **service_spec}}
 
 
 def desired_services(statefulset: JSON, config: PolicyConfig) -> tuple[dict[str, Any], ...]:
