@@ -1,5 +1,5 @@
 """The engine: one request, a configuration and the policies to run in, one Decision out. Pure: no I/O,
-no clock. It knows no policy by name: the catalogue (policies/registry.py) hands them in.
+no clock. It knows no policy by name: the catalogue (policies/catalogue.py) hands them in.
 
 It alone decides what applies (operation, namespace, workload, opt-outs, modes), what a mode does
 with a policy's findings, and how a warning reads, so the webhook, CLI and reconciler agree.
