@@ -14,10 +14,10 @@ Redis is the resource's own or the operator's default one (session_storage.sessi
 
 from __future__ import annotations
 
-from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Phase, Request
+from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Phase, Request, mapping
 from mcp_admission.policies.engine.policy import Policy, int_field
 from mcp_admission.policies.engine.settings import PolicySettings
-from mcp_admission.policies.engine.workloads import MCP_RESOURCE_KINDS, Workload, mapping
+from mcp_admission.policies.engine.workloads import MCP_RESOURCE_KINDS, Workload
 from mcp_admission.policies.session_storage import sessions_in_redis
 
 ID = "affinity-with-redis"

@@ -10,10 +10,10 @@ agrees with our own default, so nothing writes it back; the advice goes on the M
 
 from __future__ import annotations
 
-from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Phase, Request
+from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Phase, Request, mapping
 from mcp_admission.policies.engine.policy import Policy, int_field
 from mcp_admission.policies.engine.settings import PolicySettings
-from mcp_admission.policies.engine.workloads import Workload, mapping
+from mcp_admission.policies.engine.workloads import Workload
 from mcp_admission.policies.stdio_replicas import transport_of
 
 ID = "backend-affinity"

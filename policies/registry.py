@@ -1,7 +1,8 @@
 """Where a policy is registered: once, in ALL_POLICIES. Its settings section follows from its record.
 
-PolicyConfig is everything the engine reads: `policies:` (one section per registered policy, by ID,
-with that policy's own settings record), `workloads:`, `excludedNamespaces:` and `toolhive:`.
+PolicyConfig is the policies' part of the configuration file: `policies:` (one section per registered
+policy, by ID, with that policy's own settings record), `workloads:`, `excludedNamespaces:` and
+`toolhive:`. It is the engine's EngineConfig (engine/config.py), which names no policy.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ else:
 
 @record
 class PolicyConfig:
-    """Everything the engine reads. The configuration file is a superset (see mcp_admission.cli.config)."""
+    """The policies' configuration, an EngineConfig. The file is a superset (see mcp_admission.cli.config)."""
 
     policies: PolicySections = field(default_factory=PolicySections)
     workloads: WorkloadSettings = field(default_factory=WorkloadSettings)
@@ -73,5 +74,5 @@ class PolicyConfig:
 
     @cached_property
     def modes(self) -> dict[str, Mode]:
-        """Policy ID → mode, for the engine's loop."""
+        """Policy ID → mode of every registered policy (the admission policies' renderer reads them)."""
         return {p.id: self.settings(p).mode for p in ALL_POLICIES}

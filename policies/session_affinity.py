@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Phase, Request
+from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Phase, Request, mapping
 from mcp_admission.policies.engine.patch import set_members
 from mcp_admission.policies.engine.policy import Policy
 from mcp_admission.policies.engine.settings import PolicySettings
@@ -19,7 +19,6 @@ from mcp_admission.policies.engine.workloads import (
     MAX_OWNER_REFERENCES,
     TOOLHIVE_GROUP,
     Workload,
-    mapping,
 )
 from mcp_admission.records import Bounds, record
 

@@ -15,10 +15,10 @@ says so (toolhive.defaultSessionStorage: redis). When it does, per kind:
 
 from __future__ import annotations
 
-from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Phase, Request
+from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Phase, Request, mapping
 from mcp_admission.policies.engine.policy import Policy, int_field
 from mcp_admission.policies.engine.settings import PolicySettings
-from mcp_admission.policies.engine.workloads import MCP_RESOURCE_KINDS, Workload, mapping
+from mcp_admission.policies.engine.workloads import MCP_RESOURCE_KINDS, Workload
 
 ID = "session-storage"
 REPLICA_FIELDS = ("replicas", "backendReplicas")  # backendReplicas exists on MCPServer only

@@ -11,11 +11,19 @@ from typing import Annotated
 
 from mcp_admission.names import service_name
 from mcp_admission.policies.engine.backend import backend_selector
-from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Operation, Outcome, Phase, Request
+from mcp_admission.policies.engine.model import (
+    NO_OUTCOME,
+    Finding,
+    Operation,
+    Outcome,
+    Phase,
+    Request,
+    mapping,
+)
 from mcp_admission.policies.engine.patch import set_value
 from mcp_admission.policies.engine.policy import Policy
 from mcp_admission.policies.engine.settings import PolicySettings
-from mcp_admission.policies.engine.workloads import Workload, mapping
+from mcp_admission.policies.engine.workloads import Workload
 from mcp_admission.records import Check, record
 
 ID = "statefulset-dns"

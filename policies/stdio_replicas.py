@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Phase, Request
+from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Phase, Request, mapping
 from mcp_admission.policies.engine.patch import set_members
 from mcp_admission.policies.engine.policy import Policy, int_field
 from mcp_admission.policies.engine.settings import PolicySettings
-from mcp_admission.policies.engine.workloads import Workload, mapping
+from mcp_admission.policies.engine.workloads import Workload
 
 ID = "stdio-replicas"
 # Fields capped per kind. MCPServer: proxy runner and backend replicas (CRD v1alpha1 and v1beta1).

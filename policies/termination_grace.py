@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Phase, Request
+from mcp_admission.policies.engine.model import NO_OUTCOME, Finding, Outcome, Phase, Request, mapping
 from mcp_admission.policies.engine.patch import set_value
 from mcp_admission.policies.engine.policy import Policy, int_field
 from mcp_admission.policies.engine.settings import Mode, PolicySettings
-from mcp_admission.policies.engine.workloads import Workload, mapping
+from mcp_admission.policies.engine.workloads import Workload
 from mcp_admission.records import Bounds, record
 
 ID = "termination-grace"

@@ -17,8 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mcp_admission.kube import APPLY_PATCH, Kube, KubeError
-from mcp_admission.policies import PolicyConfig, statefulset_dns
-from mcp_admission.policies.statefulset_dns import headless_service_name
+from mcp_admission.policies import PolicyConfig, service_names
 from mcp_admission.reconciler import events
 from mcp_admission.reconciler.drift import needs_apply
 from mcp_admission.reconciler.informer import Informer, Obj, object_key
@@ -27,7 +26,6 @@ from mcp_admission.reconciler.services import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
     ServicePlan,
-    cluster_ip_service_name,
     plan_services,
 )
 
@@ -170,10 +168,7 @@ class ServiceController:
         namespace, name = meta.get("namespace", ""), meta.get("name", "")
         wanted = {service["metadata"]["name"] for service in plan.services}
         wanted.add((sts.get("spec") or {}).get("serviceName"))
-        names = {
-            cluster_ip_service_name(name),
-            headless_service_name(name, self._policy.settings(statefulset_dns.POLICY)),
-        } - wanted
+        names = set(service_names(name, self._policy)) - wanted
         cache = self._service_cache(namespace)
         found = (cache.get(f"{namespace}/{service}") for service in sorted(n for n in names if n))
         return [service for service in found if service is not None and _made_for(service, sts)]

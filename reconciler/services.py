@@ -1,9 +1,9 @@
 """The backend Services an MCP StatefulSet needs (design §3), as the reconciler applies them.
 
 Pure: the manifests follow from the StatefulSet and the configuration only.
-For a StatefulSet served on the network (the engine's backend_selector decides: not stdio) ToolHive's
-pair: headless `mcp-X-headless` (pod DNS, see statefulset-dns; it needs no port) and ClusterIP `mcp-X`
-(sticky, see session-affinity; only with a port to serve), both owned by the StatefulSet.
+Which StatefulSets get them, their names, selector and affinity are the policies' (backend_services):
+here they become manifests, headless `mcp-X-headless` (pod DNS; it needs no port) and ClusterIP `mcp-X`
+(sticky; only with a port to serve), both owned by the StatefulSet.
 """
 
 from __future__ import annotations
@@ -11,19 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mcp_admission.names import service_name
-from mcp_admission.policies import JSON, PolicyConfig, session_affinity, statefulset_dns
-from mcp_admission.policies.engine.backend import backend_selector
-from mcp_admission.policies.engine.workloads import (
-    BACKEND_SERVICE_PREFIX,
-    SKIP_ANNOTATION,
-    mapping,
-    recognise_object,
-)
-from mcp_admission.policies.statefulset_dns import headless_service_name
-
-SESSION_AFFINITY = session_affinity.ID
-STATEFULSET_DNS = statefulset_dns.ID
+from mcp_admission.policies import JSON, PolicyConfig, backend_services, mapping
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "mcp-admission"
@@ -36,11 +24,6 @@ class ServicePlan:
 
     services: tuple[dict[str, Any], ...] = ()
     skipped: str | None = None
-
-
-def cluster_ip_service_name(statefulset_name: str) -> str | None:
-    """ToolHive's sticky backend Service name, `mcp-<name>`; None when that is no valid Service name."""
-    return service_name(BACKEND_SERVICE_PREFIX + "{name}", statefulset_name)
 
 
 def _port_number(value: object) -> int | None:
@@ -92,32 +75,17 @@ def _service_ports(labels: dict[str, Any], template: dict[str, Any]) -> list[dic
 
 def plan_services(statefulset: JSON, config: PolicyConfig) -> ServicePlan:
     """The Service manifests (for server-side apply) an MCP StatefulSet needs, and why not when none."""
+    plan = backend_services(statefulset, config)
+    if isinstance(plan, str):
+        return ServicePlan(skipped=plan)
     obj = mapping(statefulset)
     metadata = mapping(obj.get("metadata"))
-    name, namespace = metadata.get("name"), metadata.get("namespace")
-    if not isinstance(name, str) or not isinstance(namespace, str):
-        return ServicePlan(skipped="no name or namespace")
-    if namespace in config.excluded_namespaces:
-        return ServicePlan(skipped="namespace excluded")
-    workload = recognise_object("apps", "v1", "StatefulSet", namespace, name, obj, config.workloads)
-    if workload is None:
-        return ServicePlan(skipped="not an MCP workload")
-    selector = backend_selector(obj, workload)
-    if selector is None:
-        return ServicePlan(skipped=f"transport {workload.transport}: no backend Services")
-    skipped = workload.skipped
-    if "*" in skipped:
-        return ServicePlan(skipped="opted out of every policy")
-    if isinstance(selector, str):
-        return ServicePlan(skipped=selector)
-    ports = _service_ports(workload.labels, mapping(mapping(obj.get("spec")).get("template")))
+    ports = _service_ports(mapping(metadata.get("labels")), mapping(mapping(obj.get("spec")).get("template")))
 
-    def manifest(
-        service_name: str, annotations: dict[str, str], service_spec: dict[str, Any]
-    ) -> dict[str, Any]:
+    def manifest(name: str, annotations: dict[str, str], service_spec: dict[str, Any]) -> dict[str, Any]:
         meta: dict[str, Any] = {
-            "name": service_name,
-            "namespace": namespace,
+            "name": name,
+            "namespace": metadata["namespace"],
             # The opt-in label makes the webhook (and `check`) treat the Service as an MCP workload.
             "labels": {MANAGED_BY_LABEL: MANAGED_BY, config.workloads.opt_in_label: "true"},
         }
@@ -129,44 +97,27 @@ def plan_services(statefulset: JSON, config: PolicyConfig) -> ServicePlan:
                 {
                     "apiVersion": "apps/v1",
                     "kind": "StatefulSet",
-                    "name": name,
+                    "name": metadata["name"],
                     "uid": uid,
                     "controller": True,
                     "blockOwnerDeletion": True,
                 }
             ]
-        base: dict[str, Any] = {"type": "ClusterIP", "selector": selector}
+        base: dict[str, Any] = {"type": "ClusterIP", "selector": plan.selector}
         if ports:  # a headless Service needs none; an empty list would be dropped on the server (drift)
             base["ports"] = ports
         return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": {**base, **service_spec}}
 
     services = []
-    reasons = []
-    sticky = cluster_ip_service_name(name)
-    headless = headless_service_name(name, config.settings(statefulset_dns.POLICY))
-    if STATEFULSET_DNS in skipped:
-        reasons.append(f"opted out of {STATEFULSET_DNS}: no headless Service")
-    elif headless is None:
-        reasons.append("no valid headless Service name")
-    else:
+    reasons = list(plan.skipped)
+    if plan.headless is not None:
         # publishNotReadyAddresses: a pod's DNS name must resolve from the moment it exists, as for any
         # StatefulSet's governing Service, so a pinned session's host keeps resolving while its pod restarts.
-        services.append(manifest(headless, {}, {"clusterIP": "None", "publishNotReadyAddresses": True}))
-    if sticky is None:
-        reasons.append(f"mcp-{name} is no valid Service name")
-    elif not ports:
-        reasons.append(f"no container port and no {PORT_LABEL} label: no {sticky}")
-    elif SESSION_AFFINITY in skipped:
-        # Opting out means round-robin (ToolHive's docs advise it with Redis); the annotation is copied so
-        # the webhook's session-affinity policy leaves this Service as we make it.
-        services.append(manifest(sticky, {SKIP_ANNOTATION: SESSION_AFFINITY}, {"sessionAffinity": "None"}))
-    else:
-        timeout = config.settings(session_affinity.POLICY).timeout_seconds
-        affinity = {
-            "sessionAffinity": "ClientIP",
-            "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": timeout}},
-        }
-        services.append(manifest(sticky, {}, affinity))
+        services.append(manifest(plan.headless, {}, {"clusterIP": "None", "publishNotReadyAddresses": True}))
+    if plan.sticky is not None and not ports:
+        reasons.append(f"no container port and no {PORT_LABEL} label: no {plan.sticky}")
+    elif plan.sticky is not None:
+        services.append(manifest(plan.sticky, plan.sticky_annotations, plan.sticky_spec))
     return ServicePlan(tuple(services), "; ".join(reasons) or None)
 
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import logging
 
 from mcp_admission.kube import MERGE_PATCH, Kube
-from mcp_admission.policies import Operation, PolicyConfig, Request, decide, warning_text
-from mcp_admission.policies.stdio_replicas import POLICY as STDIO_REPLICAS
+from mcp_admission.policies import Operation, PolicyConfig, Request, decide, stdio_replicas, warning_text
 from mcp_admission.reconciler import events
 from mcp_admission.reconciler.informer import Obj, object_key
 from mcp_admission.reconciler.metrics import ReconcilerMetrics
@@ -36,7 +35,7 @@ class StdioScaleBack:
         meta = sts.get("metadata") or {}
         namespace, name = meta.get("namespace", ""), meta.get("name", "")
         request = Request("apps", "v1", "StatefulSet", Operation.UPDATE, namespace, name, sts, old_object=sts)
-        decision = decide(request, self._policy, policies=(STDIO_REPLICAS,))
+        decision = decide(request, self._policy, policies=(stdio_replicas.POLICY,))
         replicas = next((op["value"] for op in decision.patch if op.get("path") == "/spec/replicas"), None)
         if replicas is None:
             return

@@ -13,8 +13,7 @@ from typing import Any
 
 import orjson
 
-from mcp_admission.policies import ALLOW, Phase, PolicyConfig, Request, decide
-from mcp_admission.policies.engine.policy import Policy
+from mcp_admission.policies import ALLOW, Phase, Policy, PolicyConfig, Request, decide
 from mcp_admission.webhook.decision_log import DecisionLog
 from mcp_admission.webhook.metrics import WebhookMetrics
 from mcp_admission.webhook.review import (
@@ -34,7 +33,7 @@ Send = Callable[[Message], Awaitable[None]]
 log = logging.getLogger("mcp_admission.webhook")
 decisions = DecisionLog(log)
 
-PATHS = {"/mutate": Phase.MUTATE, "/validate": Phase.VALIDATE}
+PATHS = {phase.path: phase for phase in Phase}
 INTERNAL_ERROR_WARNING = "mcp-admission: internal error"
 _JSON = b"application/json"
 
@@ -88,8 +87,7 @@ class AdmissionHandler:
     ) -> None:
         self.metrics = metrics
         self.config = config
-        # Each endpoint runs only its phase's policies: the engine would skip the others one by one
-        # (see decide.py's enum reads for the instructions this saves).
+        # Each endpoint runs only its phase's policies: the engine would skip the others one by one.
         self.policies = {phase: tuple(p for p in policies if p.phase is phase) for phase in Phase}
         self.max_body_bytes = max_body_bytes
 
@@ -136,7 +134,7 @@ class AdmissionHandler:
         request: Request | None = None
         try:
             uid, request = parse_review(review)
-            decision = decide(request, self.config, phase, self.policies[phase])
+            decision = decide(request, self.config, phase, policies=self.policies[phase])
             mutate = phase is Phase.MUTATE
             answer = decision_review(uid, decision, with_patch=mutate)
             seconds = perf_counter() - start

@@ -11,8 +11,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, make_asgi_app
 from pydantic import BaseModel
 
-from mcp_admission.policies import ALL_POLICIES, PolicyConfig
-from mcp_admission.policies.engine.policy import Policy
+from mcp_admission.policies import Policy, PolicyConfig
 from mcp_admission.webhook.admission import PATHS, AdmissionHandler, Receive, Scope, Send
 from mcp_admission.webhook.metrics import WebhookMetrics
 from mcp_admission.webhook.schema import admission_openapi
@@ -77,11 +76,11 @@ def create_app(
     config: PolicyConfig,
     settings: WebhookSettings | None = None,
     *,
-    policies: Sequence[Policy[Any]] = ALL_POLICIES,
+    policies: Sequence[Policy[Any]],
     ready: Callable[[], bool] = lambda: True,
     metrics: WebhookMetrics | None = None,
 ) -> WebhookApp:
-    """The app for one configuration; `policies` lets a caller run a different set (tests, embedders).
+    """The app for one configuration running `policies` (the CLI's: ALL_POLICIES; tests, embedders: theirs).
     Without `metrics`, it counts on a registry of its own."""
     settings = settings or WebhookSettings()
     metrics = metrics or WebhookMetrics(CollectorRegistry())

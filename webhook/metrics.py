@@ -18,8 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from mcp_admission.policies import ALLOW, Decision
-from mcp_admission.policies.engine.workloads import CORE_KINDS, MCP_RESOURCE_KINDS
+from mcp_admission.policies import ALLOW, CORE_KINDS, MCP_RESOURCE_KINDS, Decision
 
 if TYPE_CHECKING:
     from mcp_admission.webhook.protocol import Limits

@@ -16,8 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from mcp_admission.certs.metrics import CertMetrics
 from mcp_admission.certs.reload import CertReloader
-from mcp_admission.policies import ALL_POLICIES, PolicyConfig
-from mcp_admission.policies.engine.policy import Policy
+from mcp_admission.policies import Policy, PolicyConfig
 from mcp_admission.webhook.app import MetricsApp, create_app
 from mcp_admission.webhook.budget import BodyBudget
 from mcp_admission.webhook.listener import GuardedServer
@@ -39,7 +38,7 @@ class WebhookServer:
         config: PolicyConfig,
         settings: WebhookSettings,
         *,
-        policies: Sequence[Policy[Any]] = ALL_POLICIES,
+        policies: Sequence[Policy[Any]],
         companions: Sequence[Companion] = (),
         registry: CollectorRegistry | None = None,
         cert_metrics: CertMetrics | None = None,

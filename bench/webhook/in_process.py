@@ -25,6 +25,7 @@ from serve import App, Message, baseline
 
 from mcp_admission import logs
 from mcp_admission.cli.config import load_config
+from mcp_admission.policies import ALL_POLICIES
 from mcp_admission.webhook.app import create_app
 
 _CACHE_SWEEP = bytearray(8 * 1024 * 1024)
@@ -64,7 +65,7 @@ async def _median_us(app: App, path: str, body: bytes, requests: int, cold: bool
 
 
 async def _main(requests: int) -> None:
-    webhook = create_app(load_config(None))
+    webhook = create_app(load_config(None), policies=ALL_POLICIES)
     print(f"{'payload':<20} {'':<6} {'baseline us':>12} {'webhook us':>12} {'extra us':>10}")
     for name, (build, path) in PAYLOADS.items():
         body = build()

@@ -22,11 +22,12 @@ from serve import App, Message, baseline
 
 from mcp_admission import logs
 from mcp_admission.cli.config import load_config
+from mcp_admission.policies import ALL_POLICIES
 from mcp_admission.webhook.app import create_app
 
 
 async def _drive(payload: str, requests: int, bare: bool) -> None:
-    app: App = baseline if bare else create_app(load_config(None))
+    app: App = baseline if bare else create_app(load_config(None), policies=ALL_POLICIES)
     build, path = PAYLOADS[payload]
     body = build()
     scope = {

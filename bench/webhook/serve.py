@@ -15,7 +15,7 @@ import orjson
 
 from mcp_admission import logs
 from mcp_admission.cli.config import load_config
-from mcp_admission.policies import Phase, decide
+from mcp_admission.policies import ALL_POLICIES, Phase, decide
 from mcp_admission.webhook.admission import PATHS
 from mcp_admission.webhook.review import decision_review, parse_review
 from mcp_admission.webhook.server import WebhookServer, run_until_stopped
@@ -120,7 +120,7 @@ def main() -> None:
     which, port, cert, key = sys.argv[1:5]
     logs.configure("info")
     settings = WebhookSettings(host="127.0.0.1", port=int(port), metrics_port=0, cert_file=cert, key_file=key)
-    server = WebhookServer(load_config(None), settings)
+    server = WebhookServer(load_config(None), settings, policies=ALL_POLICIES)
     if which != "webhook":
         # Same uvicorn config, TLS context, loop and worker count: only the application differs.
         name, _, burn = which.partition("+")

@@ -15,10 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcp_admission.check.admission import admit_workload
 from mcp_admission.kube import Kube, KubeError
-from mcp_admission.policies import Operation, PolicyConfig, Request, workload_of
-from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP
+from mcp_admission.policies import (
+    ALL_POLICIES,
+    TOOLHIVE_GROUP,
+    Operation,
+    PolicyConfig,
+    Request,
+    admit_workload,
+    workload_of,
+)
 from mcp_admission.report.operator import Operator, toolhive_operator
 from mcp_admission.report.result import Identity, InputError, Location, Result, api_path
 
@@ -99,7 +105,7 @@ def audit(
     if namespace in config.excluded_namespaces:
         return found
     try:
-        resources = to_read(kube, policy_kinds())
+        resources = to_read(kube, policy_kinds(ALL_POLICIES))
     except KubeError as exc:  # API discovery: open to every authenticated user, so no permission to name
         found.errors.append(InputError(api_path(DISCOVERY), explain(exc, None)))
         return found

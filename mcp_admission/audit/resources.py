@@ -13,8 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcp_admission.kube import Kube
-from mcp_admission.policies import ALL_POLICIES, Policy
-from mcp_admission.policies.engine.workloads import MCP_RESOURCE_KINDS, TOOLHIVE_GROUP, TOOLHIVE_VERSIONS
+from mcp_admission.policies import (
+    API_RESOURCES,
+    MCP_RESOURCE_KINDS,
+    TOOLHIVE_GROUP,
+    TOOLHIVE_VERSIONS,
+    Policy,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +44,15 @@ class Resource:
         return f"{base}/namespaces/{namespace}/{self.plural}" if namespace else f"{base}/{self.plural}"
 
 
-# Every built-in kind the engine recognises as a workload (workloads.CORE_KINDS), in reading order.
+# Every built-in kind the engine recognises as a workload (CORE_KINDS), in reading order.
 BUILT_IN = {
-    "Service": Resource("", "v1", "Service", "services"),
-    "StatefulSet": Resource("apps", "v1", "StatefulSet", "statefulsets"),
-    "Deployment": Resource("apps", "v1", "Deployment", "deployments"),
+    kind: Resource(api.group, api.versions[-1], kind, api.resource)
+    for kind, api in API_RESOURCES.items()
+    if api.group != TOOLHIVE_GROUP
 }
 
 
-def policy_kinds(policies: Sequence[Policy[Any]] = ALL_POLICIES) -> frozenset[str]:
+def policy_kinds(policies: Sequence[Policy[Any]]) -> frozenset[str]:
     """The kinds some registered policy reads: nothing else can have a finding."""
     return frozenset(kind for policy in policies for kind in policy.kinds)
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from mcp_admission.policies import JSON, Decision, Operation, PolicyConfig, Request
+from mcp_admission.policies import JSON, Decision, Operation, PolicyConfig, Request, admit
 from mcp_admission.report.result import Identity, Key, Location, Result
 
-from .admission import admit
 from .defaults import with_server_defaults
 from .loader import Manifest
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp_admission.policies import JSON
-from mcp_admission.policies.engine.workloads import TOOLHIVE_GROUP, mapping
+from mcp_admission.policies import JSON, TOOLHIVE_GROUP, mapping
 
 # CRD structural-schema defaults (crds/*.yaml, v1alpha1 and v1beta1 alike).
 _CRD_SPEC_DEFAULTS: dict[str, dict[str, Any]] = {

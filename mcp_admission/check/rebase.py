@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mcp_admission.policies import JSON, PatchOp
-from mcp_admission.policies.engine.patch import apply, pointer_tokens, set_value
+from mcp_admission.policies import JSON, PatchOp, apply, pointer_tokens, set_value
 
 
 def rebase(manifest: JSON, patch: Sequence[PatchOp]) -> tuple[PatchOp, ...]:

@@ -21,8 +21,7 @@ from typing import Any
 import yaml
 from jsonpatch import JsonPatchException
 
-from mcp_admission.policies import JSON, PatchOp
-from mcp_admission.policies.engine.patch import apply, pointer_tokens
+from mcp_admission.policies import JSON, PatchOp, apply, pointer_tokens
 
 from .construct import Loader
 from .loader import DOCUMENT_START

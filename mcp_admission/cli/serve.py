@@ -128,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
 
     from mcp_admission.certs.metrics import CertMetrics
     from mcp_admission.certs.pem import CertError
+    from mcp_admission.policies import ALL_POLICIES
     from mcp_admission.webhook.server import Companion, WebhookServer, run_until_stopped
 
     try:
@@ -159,7 +160,12 @@ def run(args: argparse.Namespace) -> int:
                 return exitcodes.cannot_start("serve --manage-certs", exc)
             companions.append(CertManager(config.certs, Kube(client), cert_metrics).run)
         server = WebhookServer(
-            config, settings, companions=companions, registry=REGISTRY, cert_metrics=cert_metrics
+            config,
+            settings,
+            policies=ALL_POLICIES,
+            companions=companions,
+            registry=REGISTRY,
+            cert_metrics=cert_metrics,
         )
         log.info(
             "starting",

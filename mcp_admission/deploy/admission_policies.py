@@ -52,9 +52,19 @@ from mcp_admission.deploy.conditions import (
     opted_out,
     transport_is,
 )
-from mcp_admission.deploy.configurations import LABELS, RESOURCES, namespace_selector, rules, to_yaml
+from mcp_admission.deploy.configurations import LABELS, namespace_selector, rules, to_yaml
 from mcp_admission.policies import (
     ALL_POLICIES,
+    API_RESOURCES,
+    MATCH_EXPRESSIONS,
+    MAX_OWNER_REFERENCES,
+    MAX_SELECTOR_LABELS,
+    MAX_SKIP_LENGTH,
+    NO_MATCH_LABELS,
+    TOO_MANY_LABELS,
+    TOOLHIVE_GROUP,
+    Mode,
+    Policy,
     PolicyConfig,
     affinity_with_redis,
     backend_affinity,
@@ -64,15 +74,6 @@ from mcp_admission.policies import (
     stdio_replicas,
     termination_grace,
 )
-from mcp_admission.policies.engine.backend import (
-    MATCH_EXPRESSIONS,
-    MAX_SELECTOR_LABELS,
-    NO_MATCH_LABELS,
-    TOO_MANY_LABELS,
-)
-from mcp_admission.policies.engine.policy import Policy
-from mcp_admission.policies.engine.settings import Mode
-from mcp_admission.policies.engine.workloads import MAX_OWNER_REFERENCES, MAX_SKIP_LENGTH, TOOLHIVE_GROUP
 
 Obj = dict[str, Any]
 API_VERSION = "admissionregistration.k8s.io/v1"
@@ -383,8 +384,8 @@ def _kinds(policy: Policy[Any]) -> dict[str, frozenset[str]]:
 def _spec_common(config: PolicyConfig, policy: Policy[Any], variables: tuple[tuple[str, str], ...]) -> Obj:
     kinds = _kinds(policy)
     for kind in kinds:
-        if kind not in RESOURCES:
-            raise ValueError(f"policy {policy.id} reads {kind}, which has no resource in RESOURCES")
+        if kind not in API_RESOURCES:
+            raise ValueError(f"policy {policy.id} reads {kind}, which has no resource in API_RESOURCES")
     constraints: Obj = {
         "resourceRules": rules(kinds),
         "namespaceSelector": namespace_selector(config, legacy=False),

@@ -32,9 +32,7 @@ import re
 import textwrap
 from collections.abc import Iterable
 
-from mcp_admission.policies import PolicyConfig
-from mcp_admission.policies.engine.settings import LabelSelectorRequirement, WorkloadSelector
-from mcp_admission.policies.engine.workloads import (
+from mcp_admission.policies import (
     APP_NAME_LABEL,
     BACKEND_SERVICE_PREFIX,
     HEADLESS_SUFFIX,
@@ -48,6 +46,9 @@ from mcp_admission.policies.engine.workloads import (
     TOOLHIVE_LABEL,
     TOOLHIVE_TRANSPORT_LABEL,
     TRANSPORT_LABEL,
+    LabelSelectorRequirement,
+    PolicyConfig,
+    WorkloadSelector,
 )
 
 RECOGNISED = "mcp-workload"  # the names the apiserver reports; qualified names, as it requires

@@ -15,30 +15,20 @@ from typing import Any, NamedTuple
 import yaml
 
 from mcp_admission.deploy.conditions import match_conditions
-from mcp_admission.policies import ALL_POLICIES, Phase, PolicyConfig
-from mcp_admission.policies.engine.workloads import (
+from mcp_admission.policies import (
+    ALL_POLICIES,
+    API_RESOURCES,
     MAX_OWNER_REFERENCES,
     MAX_SKIP_LENGTH,
-    TOOLHIVE_GROUP,
-    TOOLHIVE_VERSIONS,
+    Phase,
+    PolicyConfig,
 )
 
 Obj = dict[str, Any]
 
-# Where each kind a policy may read is served: (group, versions, resource). The rules name these.
-_CRD_VERSIONS = tuple(sorted(TOOLHIVE_VERSIONS))
-RESOURCES: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "Service": ("", ("v1",), "services"),
-    "StatefulSet": ("apps", ("v1",), "statefulsets"),
-    "Deployment": ("apps", ("v1",), "deployments"),
-    "MCPServer": (TOOLHIVE_GROUP, _CRD_VERSIONS, "mcpservers"),
-    "MCPRemoteProxy": (TOOLHIVE_GROUP, _CRD_VERSIONS, "mcpremoteproxies"),
-    "VirtualMCPServer": (TOOLHIVE_GROUP, _CRD_VERSIONS, "virtualmcpservers"),
-}
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the apiserver on every namespace, 1.21+
 OPT_OUT_LABEL = "mcp-admission.io/ignore"  # legacy: a namespace labelled "true" is never sent
-PATHS = {Phase.MUTATE: "/mutate", Phase.VALIDATE: "/validate"}
 HOOK_NAMES = {Phase.MUTATE: "mutate.mcp-admission.io", Phase.VALIDATE: "validate.mcp-admission.io"}
 KINDS = {Phase.MUTATE: "MutatingWebhookConfiguration", Phase.VALIDATE: "ValidatingWebhookConfiguration"}
 LABELS = {"app.kubernetes.io/name": "mcp-admission", "app.kubernetes.io/component": "webhook"}
@@ -60,8 +50,10 @@ def kinds_of(phase: Phase) -> dict[str, frozenset[str]]:
     for policy in ALL_POLICIES:
         if policy.phase is phase:
             for kind in policy.kinds:
-                if kind not in RESOURCES:
-                    raise ValueError(f"policy {policy.id} reads {kind}, which has no resource in RESOURCES")
+                if kind not in API_RESOURCES:
+                    raise ValueError(
+                        f"policy {policy.id} reads {kind}, which has no resource in API_RESOURCES"
+                    )
                 kinds[kind] = kinds.get(kind, frozenset()) | policy.operations
     return kinds
 
@@ -69,7 +61,7 @@ def kinds_of(phase: Phase) -> dict[str, frozenset[str]]:
 def rules(kinds: dict[str, frozenset[str]]) -> list[Obj]:
     """One rule per group, versions and operations; subresources (scale, status) are never named."""
     grouped: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[str]] = {}
-    for kind, (group, versions, resource) in RESOURCES.items():
+    for kind, (group, versions, resource) in API_RESOURCES.items():
         if kind in kinds:
             operations = tuple(op for op in OPERATIONS if op in kinds[kind])
             grouped.setdefault((group, versions, operations), []).append(resource)
@@ -104,7 +96,7 @@ def _configuration(phase: Phase, config: PolicyConfig, names: Names, legacy: boo
             "service": {
                 "name": names.service,
                 "namespace": names.namespace,
-                "path": PATHS[phase],
+                "path": phase.path,
                 "port": 443,
             }
         },

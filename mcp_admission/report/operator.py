@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from mcp_admission.policies import PolicyConfig
-from mcp_admission.policies.engine.workloads import (
+from mcp_admission.policies import (
     APP_NAME_LABEL,
     TOOLHIVE_APP_NAMES,
     TOOLHIVE_LABEL,
+    PolicyConfig,
     mapping,
 )
 

@@ -1,13 +1,24 @@
-"""Which MCP StatefulSets get backend Services (design §3), decided in one place.
+"""The backend Services of an MCP StatefulSet (design §3): their names, their selector, and which
+StatefulSets get them, in one place.
 
-statefulset-dns names the headless one in `spec.serviceName`; the reconciler makes it. Both ask
-`backend_selector`, so a StatefulSet never names a headless Service that will not exist.
+ToolHive's pair for StatefulSet X: `mcp-X` (ClusterIP, sticky) and `mcp-X-headless` (pod DNS), both
+owned by X. The engine recognises them by these names; statefulset-dns names the headless one in
+`spec.serviceName`; the reconciler makes both (policies/backend_services.py plans them); deploy's CEL
+recognises them as the engine does. All ask `backend_selector`, so a StatefulSet never names a headless
+Service that will not exist.
 """
 
 from __future__ import annotations
 
-from mcp_admission.policies.engine.model import JSON
-from mcp_admission.policies.engine.workloads import Workload, mapping
+from typing import TYPE_CHECKING
+
+from mcp_admission.names import service_name
+from mcp_admission.policies.engine.model import JSON, mapping
+
+if TYPE_CHECKING:  # workloads.py recognises backend Services by the names below
+    from mcp_admission.policies.engine.workloads import Workload
+
+BACKEND_SERVICE_PREFIX, HEADLESS_SUFFIX = "mcp-", "-headless"
 
 # A selector's matchLabels are read only up to this many (ToolHive's have two): the admission policies'
 # CEL then loops over a bounded map, and the engine decides past the bound as they do.
@@ -15,6 +26,17 @@ MAX_SELECTOR_LABELS = 100
 MATCH_EXPRESSIONS = "selector uses matchExpressions, which a Service selector cannot express"
 NO_MATCH_LABELS = "selector has no matchLabels"
 TOO_MANY_LABELS = f"selector has more than {MAX_SELECTOR_LABELS} matchLabels"
+
+
+def backend_service_names(statefulset_name: str) -> tuple[str, str]:
+    """ToolHive's names for the backend Services of StatefulSet X: mcp-X and mcp-X-headless."""
+    sticky = BACKEND_SERVICE_PREFIX + statefulset_name
+    return sticky, sticky + HEADLESS_SUFFIX
+
+
+def cluster_ip_service_name(statefulset_name: str) -> str | None:
+    """The sticky backend Service's name, `mcp-<name>`; None when that is no valid Service name."""
+    return service_name(BACKEND_SERVICE_PREFIX + "{name}", statefulset_name)
 
 
 def backend_selector(statefulset: JSON, workload: Workload) -> dict[str, str] | str | None:

@@ -13,6 +13,16 @@ JSON = Any  # a decoded JSON value: dict, list, str, int, float, bool or None
 PatchOp = dict[str, Any]  # one RFC 6902 operation: {"op": ..., "path": ..., "value": ...}
 
 
+def mapping(value: JSON) -> dict[str, Any]:
+    """The value if it is a JSON object, else an empty one: policies never trust a field's type."""
+    return value if isinstance(value, dict) else {}
+
+
+def text(value: JSON) -> str | None:
+    """The value if it is a string: labels, kinds and names from an object can be any JSON."""
+    return value if isinstance(value, str) else None
+
+
 class Operation(StrEnum):
     CREATE = "CREATE"
     UPDATE = "UPDATE"
@@ -25,6 +35,11 @@ class Phase(StrEnum):
 
     MUTATE = "mutate"
     VALIDATE = "validate"
+
+    @property
+    def path(self) -> str:
+        """The webhook's URL path for this phase (/mutate, /validate): served there, configured there."""
+        return f"/{self.value}"
 
 
 class Request(NamedTuple):

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from mcp_admission.policies.engine.model import JSON, Request
+from mcp_admission.policies.engine.backend import backend_service_names
+from mcp_admission.policies.engine.model import JSON, Request, mapping, text
 from mcp_admission.policies.engine.settings import (
     LabelSelectorRequirement,
     WorkloadSelector,
@@ -21,14 +22,29 @@ MCP_RESOURCE_KINDS = frozenset({"MCPServer", "MCPRemoteProxy", "VirtualMCPServer
 # The kinds ToolHive (or a user) runs MCP servers as; Scale and other subresources never arrive here.
 CORE_KINDS = frozenset({("", "Service"), ("apps", "StatefulSet"), ("apps", "Deployment")})
 
+
+class ApiResource(NamedTuple):
+    group: str
+    versions: tuple[str, ...]  # the ones the engine knows, oldest first
+    resource: str  # the plural in an API path and in webhook and RBAC rules
+
+
+# Where each kind the engine recognises is served: the webhook configurations' rules, the audit's lists.
+API_RESOURCES = {
+    "Service": ApiResource("", ("v1",), "services"),
+    "StatefulSet": ApiResource("apps", ("v1",), "statefulsets"),
+    "Deployment": ApiResource("apps", ("v1",), "deployments"),
+    "MCPServer": ApiResource(TOOLHIVE_GROUP, tuple(sorted(TOOLHIVE_VERSIONS)), "mcpservers"),
+    "MCPRemoteProxy": ApiResource(TOOLHIVE_GROUP, tuple(sorted(TOOLHIVE_VERSIONS)), "mcpremoteproxies"),
+    "VirtualMCPServer": ApiResource(TOOLHIVE_GROUP, tuple(sorted(TOOLHIVE_VERSIONS)), "virtualmcpservers"),
+}
+
 # Labels ToolHive puts on what it creates (cmd/thv-operator), and the value of app.kubernetes.io/name
 # on its proxy Deployments and Services.
 TOOLHIVE_LABEL = "toolhive"
 TOOLHIVE_TRANSPORT_LABEL = "toolhive-transport"
 TOOLHIVE_APP_NAMES = frozenset({"mcpserver", "mcpremoteproxy", "virtualmcpserver"})
 APP_NAME_LABEL = "app.kubernetes.io/name"  # where ToolHive's proxies carry one of those names
-# ToolHive's backend Services of StatefulSet X: mcp-X (sticky) and mcp-X-headless, owned by X.
-BACKEND_SERVICE_PREFIX, HEADLESS_SUFFIX = "mcp-", "-headless"
 # Ours, for MCP servers deployed without ToolHive.
 TRANSPORT_LABEL = "mcp-admission.io/transport"
 SKIP_ANNOTATION = "mcp-admission.io/skip-policies"  # comma-separated policy IDs, or "*"
@@ -65,16 +81,6 @@ class Workload(NamedTuple):
     default_session_storage: str = "memory"
 
 
-def mapping(value: JSON) -> dict[str, Any]:
-    """The value if it is a JSON object, else an empty one: policies never trust a field's type."""
-    return value if isinstance(value, dict) else {}
-
-
-def text(value: JSON) -> str | None:
-    """The value if it is a string: labels, kinds and names from an object can be any JSON."""
-    return value if isinstance(value, str) else None
-
-
 def _label_match(labels: dict[str, Any], req: LabelSelectorRequirement) -> bool:
     present = req.key in labels
     if req.operator == "Exists":
@@ -108,8 +114,7 @@ def _owned_by_mcp(name: str, metadata: dict[str, Any]) -> bool:
             continue
         if kind in MCP_RESOURCE_KINDS and api_version.partition("/")[0] == TOOLHIVE_GROUP:
             return True
-        backend = BACKEND_SERVICE_PREFIX + owner
-        if kind == "StatefulSet" and name in (backend, backend + HEADLESS_SUFFIX):
+        if kind == "StatefulSet" and name in backend_service_names(owner):
             return True
     return False
 

@@ -3,10 +3,12 @@
 Layers, top to bottom; a module imports only from its own layer or below:
 
 - cli: the subcommands, wiring the parts (and the one configuration file that names every section)
-- adapters: webhook, reconciler, certs, check, audit, independent of each other, except where a part
-  serves another (the webhook serves with the certificates' hot reload)
+- adapters: webhook, reconciler, certs, check, audit, deploy, independent of each other, except where a
+  part serves another (the webhook serves with the certificates' hot reload)
 - report: what check and audit both report (results, locations, formats), below both
-- engine: policies, pure (below)
+- catalogue: the policies, their registry and the package's public names, pure (below); every layer above
+  it imports only the package `mcp_admission.policies` (its public names), never one of its modules
+- engine: `mcp_admission.policies.engine`, pure; it takes the policies as input, so never imports them
 - bottom: the Kubernetes client, the configuration file reader, settings records and the pydantic base,
   Kubernetes name rules, logs, exit codes
 """
@@ -34,6 +36,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     ("mcp_admission.report",),
     ("mcp_admission.policies",),
+    ("mcp_admission.policies.engine",),
     (
         "mcp_admission.kube",
         "mcp_admission.configfile",
@@ -49,12 +52,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
 )
 INDEPENDENT = LAYERS[1]  # the adapters: none imports another ...
+CATALOGUE = LAYERS.index(("mcp_admission.policies",))  # above it, only the package's public names
 ALLOWED_BETWEEN = frozenset({("mcp_admission.webhook", "mcp_admission.certs")})  # ... but these
-# Until the admit sequence moves into the engine (issue 21 §2): audit admits as check does. One module,
-# not the package: nothing else of check's may come back into audit.
-ALLOWED_IMPORTS = frozenset({("mcp_admission.audit.auditor", "mcp_admission.check.admission")})
 
-# The engine decides from its input alone: no I/O, no clock, no randomness, no process state.
+# What adapters may import of the policies: the package, i.e. its public names.
+POLICIES = "mcp_admission.policies"
+
+# The engine and its policies decide from their input alone: no I/O, no clock, no randomness, no state.
 PURE = "mcp_admission.policies"
 PURE_MAY_IMPORT = frozenset(
     {
@@ -107,12 +111,13 @@ def sources() -> tuple[dict[str, str], frozenset[str]]:
     return found, frozenset(packages)
 
 
-def imports(module: str, source: str, is_package: bool) -> Iterator[tuple[str, int]]:
-    """(imported module, line) for every import statement, relative ones resolved."""
+def imports(module: str, source: str, is_package: bool) -> Iterator[tuple[str, int, bool]]:
+    """(imported module, line, whether it is a name `from` a module) for every import statement,
+    relative ones resolved."""
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                yield alias.name, node.lineno
+                yield alias.name, node.lineno, False
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
@@ -121,27 +126,47 @@ def imports(module: str, source: str, is_package: bool) -> Iterator[tuple[str, i
                 anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join([*anchor, base] if base else anchor)
             # `from package import submodule` imports the submodule: count both names.
-            yield base, node.lineno
+            yield base, node.lineno, False
             for alias in node.names:
-                yield f"{base}.{alias.name}", node.lineno
+                yield f"{base}.{alias.name}", node.lineno, True
 
 
 def group_of(module: str) -> tuple[int, str] | None:
-    """(layer index, group) of an mcp_admission module; None for a name outside every group."""
-    for index, layer in enumerate(LAYERS):
-        for group in layer:
-            if module == group or module.startswith(group + "."):
-                return index, group
-    return None
+    """(layer index, group) of an mcp_admission module, by its longest group; None outside every group."""
+    found = [
+        (index, group)
+        for index, layer in enumerate(LAYERS)
+        for group in layer
+        if module == group or module.startswith(group + ".")
+    ]
+    return max(found, key=lambda found: len(found[1])) if found else None
 
 
-def _allowed(module: str, imported: str) -> bool:
-    """Whether ALLOWED_IMPORTS lets `module` import `imported` (the module or a name in it)."""
-    return any(module == m and (imported == t or imported.startswith(t + ".")) for m, t in ALLOWED_IMPORTS)
+def public_names(source: str) -> frozenset[str]:
+    """The names a package's `__all__` lists (a literal list or tuple of strings)."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            return frozenset(ast.literal_eval(node.value))
+    return frozenset()
+
+
+def _into_policies(imported: str, alias: bool, public: frozenset[str]) -> bool:
+    """Whether an import reaches one of the policies' modules rather than the package's public names:
+    `from mcp_admission.policies.x import …`, `import mcp_admission.policies.x`, or `from
+    mcp_admission.policies import x` of a name the package does not list in `__all__`."""
+    if not imported.startswith(POLICIES + "."):
+        return False
+    if not alias:  # the statement's own module
+        return True
+    name = imported.removeprefix(POLICIES + ".")
+    return "." not in name and name not in public
 
 
 def violations(modules: Mapping[str, str], packages: frozenset[str] = frozenset()) -> list[Violation]:
     found: list[Violation] = []
+    public = public_names(modules.get(POLICIES, ""))
     for module, source in modules.items():
         own = group_of(module)
         if own is None:
@@ -149,7 +174,7 @@ def violations(modules: Mapping[str, str], packages: frozenset[str] = frozenset(
                 found.append(Violation(module, "-", 0, "in no layer: add it to LAYERS"))
             continue
         seen: set[tuple[str, int]] = set()
-        for imported, line in imports(module, source, module in packages):
+        for imported, line, alias in imports(module, source, module in packages):
             if (imported, line) in seen:
                 continue
             seen.add((imported, line))
@@ -164,12 +189,13 @@ def violations(modules: Mapping[str, str], packages: frozenset[str] = frozenset(
                 continue
             if target[0] < own[0]:
                 found.append(Violation(module, imported, line, "imports a layer above its own"))
+            elif own[0] < CATALOGUE and _into_policies(imported, alias, public):
+                found.append(Violation(module, imported, line, "adapters use the policies' public names"))
             elif (
                 own[1] in INDEPENDENT
                 and target[1] in INDEPENDENT
                 and own[1] != target[1]
                 and (own[1], target[1]) not in ALLOWED_BETWEEN
-                and not _allowed(module, imported)
             ):
                 found.append(Violation(module, imported, line, "adapters stay independent"))
     return found

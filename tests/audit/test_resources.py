@@ -9,6 +9,7 @@ import yaml
 from mcp_admission.audit.mode import GROUP
 from mcp_admission.audit.mode import KINDS as MODE_KINDS
 from mcp_admission.audit.resources import BUILT_IN, policy_kinds
+from mcp_admission.policies import ALL_POLICIES
 from mcp_admission.policies.engine.workloads import CORE_KINDS, MCP_RESOURCE_KINDS, TOOLHIVE_GROUP
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,7 +17,7 @@ ROLE = ROOT / "deploy" / "base" / "rbac-audit.yaml"
 
 
 def test_every_kind_a_policy_reads_can_be_listed() -> None:
-    assert policy_kinds() <= BUILT_IN.keys() | MCP_RESOURCE_KINDS
+    assert policy_kinds(ALL_POLICIES) <= BUILT_IN.keys() | MCP_RESOURCE_KINDS
     # The built-in kinds are exactly those the engine recognises as workloads, in their own groups.
     assert {(r.group, kind) for kind, r in BUILT_IN.items()} == CORE_KINDS
 

@@ -23,8 +23,8 @@ from hypothesis import given, settings
 
 from mcp_admission.cli.config import load_config
 from mcp_admission.deploy import webhook_configurations
-from mcp_admission.deploy.configurations import RESOURCES
 from mcp_admission.names import check_label_key
+from mcp_admission.policies import API_RESOURCES as RESOURCES
 from mcp_admission.policies import PolicyConfig
 from mcp_admission.policies.engine.workloads import (
     CORE_KINDS,

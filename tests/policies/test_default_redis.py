@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from mcp_admission.check.admission import admit
-from mcp_admission.policies import PolicyConfig
+from mcp_admission.policies import PolicyConfig, admit
 from mcp_admission.records import validate
 
 from .toolhive_objects import ADVICE, EXAMPLES, LOST, NOT_SHARED, example, request_for

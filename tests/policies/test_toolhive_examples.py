@@ -10,8 +10,7 @@ import jsonpatch
 import pytest
 import yaml
 
-from mcp_admission.check.admission import admit
-from mcp_admission.policies import Finding, PolicyConfig
+from mcp_admission.policies import Finding, PolicyConfig, admit
 
 from .toolhive_objects import request_for
 

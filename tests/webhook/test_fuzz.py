@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
 
 from mcp_admission.cli.config import Config
-from mcp_admission.policies import POLICY_IDS
+from mcp_admission.policies import ALL_POLICIES, POLICY_IDS
 from mcp_admission.records import validate
 from mcp_admission.webhook.admission import Message
 from mcp_admission.webhook.app import WebhookApp, create_app
@@ -31,7 +31,10 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
 ENFORCING = validate(Config, {"policies": {p: {"mode": "enforce"} for p in POLICY_IDS}})
-APPS = {"default": create_app(Config()), "enforce": create_app(ENFORCING)}
+APPS = {
+    "default": create_app(Config(), policies=ALL_POLICIES),
+    "enforce": create_app(ENFORCING, policies=ALL_POLICIES),
+}
 VALID = orjson.dumps(
     {
         "apiVersion": "admission.k8s.io/v1",
