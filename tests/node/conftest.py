@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,7 +30,8 @@ from tests.conftest import (
     cannot_run,
     read_env,
 )
-from tests.e2e.harness import Kubectl, Obj, dump, render
+from tests.e2e.harness import Kubectl, Obj, dump, policy_warnings, render
+from tests.e2e.objects import OPT_IN, service
 
 from .rolling import rollout_status
 
@@ -164,3 +166,18 @@ def pods(kubectl: Kubectl, namespace: str = NS) -> str:
     out = kubectl("-n", namespace, "get", "pods", "-o", "wide", check=False).stdout
     out += kubectl("-n", namespace, "get", "events", "--sort-by=.lastTimestamp", check=False).stdout[-3000:]
     return out
+
+
+def namespace(kubectl: Kubectl, prefix: str) -> str:
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    kubectl("create", "namespace", name)
+    return name
+
+
+def an_mcp_service_comes_back_patched(kubectl: Kubectl, ns: str) -> None:
+    """An opted-in Service applied through the apiserver: the webhook warned, and the stored Service
+    has its patch (sessionAffinity: ClientIP)."""
+    applied = kubectl("-n", ns, "apply", "-f", "-", stdin=dump([service("sticky", OPT_IN)]))
+    assert any("session-affinity" in w for w in policy_warnings(applied.stderr)), applied.stderr
+    stored = kubectl.get("service", "sticky", ns)
+    assert stored is not None and stored["spec"]["sessionAffinity"] == "ClientIP"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -22,9 +21,9 @@ import pytest
 from tests.conftest import ControlPlane, Image
 from tests.deploy.helm import CHART, helm
 from tests.e2e.harness import Kubectl, dump, policy_warnings
-from tests.e2e.objects import OPT_IN, mcpserver, service
+from tests.e2e.objects import mcpserver
 
-from .conftest import RECONCILER_PODS, WEBHOOK_PODS, pods
+from .conftest import RECONCILER_PODS, WEBHOOK_PODS, an_mcp_service_comes_back_patched, namespace, pods
 from .rolling import pod_names, rolled_under_stream, rollout_status, wait_rolled
 
 pytestmark = [pytest.mark.cluster, pytest.mark.node]
@@ -64,12 +63,6 @@ def tag_on_node(plane: ControlPlane, image: str, tag: str) -> str:
     proc = subprocess.run([*ctr, image, new], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return new
-
-
-def namespace(kubectl: Kubectl, prefix: str) -> str:
-    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
-    kubectl("create", "namespace", name)
-    return name
 
 
 @pytest.fixture(scope="module")
@@ -119,10 +112,7 @@ def test_the_chart_runs_as_pods_and_the_certificates_are_injected(
 def test_the_apiserver_reaches_the_charts_webhook(chart: Kubectl) -> None:
     kubectl = chart
     ns = namespace(kubectl, "chart-svc")
-    applied = kubectl("-n", ns, "apply", "-f", "-", stdin=dump([service("sticky", OPT_IN)]))
-    assert any("session-affinity" in w for w in policy_warnings(applied.stderr)), applied.stderr
-    stored = kubectl.get("service", "sticky", ns)
-    assert stored is not None and stored["spec"]["sessionAffinity"] == "ClientIP"
+    an_mcp_service_comes_back_patched(kubectl, ns)
 
     server = mcpserver("shared", transport="streamable-http", replicas=3)
     applied = kubectl("-n", ns, "apply", "-f", "-", stdin=dump([server]))

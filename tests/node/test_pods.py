@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 from typing import Any
 
 import pytest
 
 from tests.conftest import ControlPlane
 from tests.e2e.harness import Kubectl, dump, policy_warnings
-from tests.e2e.objects import OPT_IN, mcpserver, service, statefulset
+from tests.e2e.objects import mcpserver, statefulset
 from tests.support import eventually
 
-from .conftest import NS, RECONCILER_PODS, WEBHOOK_PODS, pods
+from .conftest import NS, RECONCILER_PODS, WEBHOOK_PODS, an_mcp_service_comes_back_patched, namespace, pods
 from .rolling import ROLLOUT_TIMEOUT, pod_names, rolled_under_stream
 
 pytestmark = [pytest.mark.cluster, pytest.mark.node]
@@ -22,12 +21,6 @@ pytestmark = [pytest.mark.cluster, pytest.mark.node]
 WEBHOOK_CONFIGS = ("mutatingwebhookconfigurations", "validatingwebhookconfigurations")
 LEASE = ("lease", "mcp-admission-reconciler", NS)
 LOCAL_IMAGE = "localhost/mcp-admission-pause:1"  # on the node already: a StatefulSet pulls nothing
-
-
-def namespace(kubectl: Kubectl, prefix: str) -> str:
-    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
-    kubectl("create", "namespace", name)
-    return name
 
 
 def local_statefulset(name: str) -> dict[str, Any]:
@@ -72,10 +65,7 @@ def test_both_deployments_roll_out_and_the_init_container_made_the_certificates(
 def test_the_apiserver_reaches_the_webhook_through_its_service(installed: Kubectl) -> None:
     kubectl = installed
     ns = namespace(kubectl, "svc")
-    applied = kubectl("-n", ns, "apply", "-f", "-", stdin=dump([service("sticky", OPT_IN)]))
-    assert any("session-affinity" in w for w in policy_warnings(applied.stderr)), applied.stderr
-    stored = kubectl.get("service", "sticky", ns)
-    assert stored is not None and stored["spec"]["sessionAffinity"] == "ClientIP"
+    an_mcp_service_comes_back_patched(kubectl, ns)
 
     applied = kubectl(
         "-n", ns, "apply", "-f", "-", stdin=dump([mcpserver("files", transport="stdio", replicas=3)])
