@@ -24,12 +24,13 @@ sys.path.insert(0, str(ROOT))
 
 from tests.conftest import read_env  # noqa: E402
 from tests.e2e.harness import Kubectl, dump, render  # noqa: E402
-from tests.node.conftest import DEPLOYMENTS, NS, installable  # noqa: E402
-from tests.node.stream import Stream  # noqa: E402
+from tests.node.conftest import DEPLOYMENTS, NS, WEBHOOK_PODS, installable  # noqa: E402
+from tests.node.rolling import rolled_under_stream, rollout_status  # noqa: E402
 
 PLANE = ROOT / "tools" / "control-plane"
 IMAGE_TOOL = ROOT / "tools" / "image"
 IMAGE = "localhost/mcp-admission:bench"
+WEBHOOK = "mcp-admission-webhook"
 TOOLHIVE_CRDS = ROOT.parent / "shared" / "fixtures" / "toolhive" / "crds-k8s-1.20"
 
 
@@ -54,20 +55,14 @@ def main() -> int:
                 kubectl("create", "-f", str(crds))
             kubectl("apply", "-f", "-", stdin=dump(installable(render("overlays/legacy"), IMAGE)))
             for name in DEPLOYMENTS:
-                kubectl("-n", NS, "rollout", "status", f"deployment/{name}", "--timeout=180s")
+                assert rollout_status(kubectl, NS, name).returncode == 0, f"{name} did not roll out"
             print(f"node up and the legacy overlay rolled out in {time.monotonic() - t0:.0f} s")
             kubectl("create", "namespace", "bench")
+            restart = ("-n", NS, "rollout", "restart", f"deployment/{WEBHOOK}")
             for run in range(1, args.restarts + 1):
-                with Stream(env, "bench", rate=args.rate) as stream:
-                    time.sleep(2)
-                    t = time.monotonic()
-                    kubectl("-n", NS, "rollout", "restart", "deployment/mcp-admission-webhook")
-                    kubectl(
-                        "-n", NS, "rollout", "status", "deployment/mcp-admission-webhook", "--timeout=180s"
-                    )
-                    time.sleep(10)  # the old pods' preStop and drain
-                    tally = stream.stop()
-                print(f"restart {run}: rollout {time.monotonic() - t - 10:.0f} s; {tally.line()}")
+                rolled = rolled_under_stream(env, "bench", kubectl, NS, WEBHOOK, WEBHOOK_PODS,
+                                             start=lambda: kubectl(*restart), rate=args.rate)  # fmt: skip
+                print(f"restart {run}: rollout {rolled.seconds:.0f} s; {rolled.tally.line()}")
         finally:
             subprocess.run(
                 [str(PLANE), "down", "--purge", str(plane)], check=False, stderr=subprocess.DEVNULL

@@ -2,7 +2,9 @@
 containerd of a node of our own (`tools/control-plane up --node`), the legacy overlay applied with
 kubectl, changed only where this cluster needs it (the image name; policy/v1beta1 for the PDB on 1.20).
 
-One node per machine: the whole session shares it, each test in its own namespace.
+One node per machine: the whole session shares it, each test in its own namespace. The installs take
+turns on it, one per module (`installed` here, the chart's in test_chart.py): both register cluster-wide
+webhooks for the same writes, and with both there, either one would patch what the other missed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import shutil
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,11 +30,15 @@ from tests.conftest import (
     cannot_run,
     read_env,
 )
-from tests.e2e.harness import Kubectl, Obj, dump, render
+from tests.e2e.harness import Kubectl, Obj, dump, policy_warnings, render
+from tests.e2e.objects import OPT_IN, service
+
+from .rolling import rollout_status
 
 NS = "mcp-admission"
 DEPLOYMENTS = ("mcp-admission-webhook", "mcp-admission-reconciler")
-ROLLOUT_TIMEOUT = 180  # the first webhook pods wait for the kubelet to fill the Secret volume (≤ 1 min)
+WEBHOOK_PODS = "app.kubernetes.io/name=mcp-admission,app.kubernetes.io/component=webhook"
+RECONCILER_PODS = "app.kubernetes.io/name=mcp-admission,app.kubernetes.io/component=reconciler"
 NODE_LOCK = "/run/lock/mcp-admission-node-tests.lock"
 NODE_LOCK_WAIT = 900
 NODE_OWNER = Path("/run/mcp-admission-node.owner")  # written by `tools/control-plane up --node`
@@ -132,24 +139,45 @@ def node_kubectl(node_plane: ControlPlane) -> Kubectl:
 
 
 @pytest.fixture(scope="session")
-def installed(node_kubectl: Kubectl, project_image: Image, toolhive: Path) -> Kubectl:
-    """The legacy overlay applied and both Deployments rolled out (`kubectl rollout status`)."""
+def toolhive_crds(node_kubectl: Kubectl, toolhive: Path) -> None:
+    """ToolHive's CRDs (the 1.20 copies), established."""
+    node_kubectl("create", "-f", str(toolhive / "crds-k8s-1.20"))
+    node_kubectl("wait", "--for", "condition=established", "--timeout=60s", "crd", "--all")
+
+
+@pytest.fixture(scope="module")
+def installed(node_kubectl: Kubectl, project_image: Image, toolhive_crds: None) -> Iterator[Kubectl]:
+    """The legacy overlay applied and both Deployments rolled out (`kubectl rollout status`); deleted
+    after the module (not waiting for the pods), so that the next install has the node to itself."""
     kubectl = node_kubectl
-    kubectl("create", "-f", str(toolhive / "crds-k8s-1.20"))
-    kubectl("wait", "--for", "condition=established", "--timeout=60s", "crd", "--all")
-    kubectl("apply", "-f", "-", stdin=dump(installable(render("overlays/legacy"), project_image.name)))
+    objs = installable(render("overlays/legacy"), project_image.name)
+    kubectl("apply", "-f", "-", stdin=dump(objs))
     for name in DEPLOYMENTS:
-        status = subprocess.run(
-            [kubectl.binary, "--kubeconfig", str(kubectl.kubeconfig), "-n", NS, "rollout", "status",
-             f"deployment/{name}", f"--timeout={ROLLOUT_TIMEOUT}s"],
-            capture_output=True, text=True, timeout=ROLLOUT_TIMEOUT + 30,
-        )  # fmt: skip
+        status = rollout_status(kubectl, NS, name)
         assert status.returncode == 0, f"{name} did not roll out:\n{status.stderr}\n{pods(kubectl)}"
-    return kubectl
+    yield kubectl
+    # All but the other namespaces the overlay labels (kube-system: it only adds the opt-out label).
+    ours = [o for o in objs if o["kind"] != "Namespace" or o["metadata"]["name"] == NS]
+    kubectl("delete", "--ignore-not-found", "--wait=false", "-f", "-", stdin=dump(ours))
 
 
-def pods(kubectl: Kubectl) -> str:
-    """For failure messages: the pods, their events and their containers' logs."""
-    out = kubectl("-n", NS, "get", "pods", "-o", "wide", check=False).stdout
-    out += kubectl("-n", NS, "get", "events", "--sort-by=.lastTimestamp", check=False).stdout[-3000:]
+def pods(kubectl: Kubectl, namespace: str = NS) -> str:
+    """For failure messages: the pods and their events."""
+    out = kubectl("-n", namespace, "get", "pods", "-o", "wide", check=False).stdout
+    out += kubectl("-n", namespace, "get", "events", "--sort-by=.lastTimestamp", check=False).stdout[-3000:]
     return out
+
+
+def namespace(kubectl: Kubectl, prefix: str) -> str:
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    kubectl("create", "namespace", name)
+    return name
+
+
+def an_mcp_service_comes_back_patched(kubectl: Kubectl, ns: str) -> None:
+    """An opted-in Service applied through the apiserver: the webhook warned, and the stored Service
+    has its patch (sessionAffinity: ClientIP)."""
+    applied = kubectl("-n", ns, "apply", "-f", "-", stdin=dump([service("sticky", OPT_IN)]))
+    assert any("session-affinity" in w for w in policy_warnings(applied.stderr)), applied.stderr
+    stored = kubectl.get("service", "sticky", ns)
+    assert stored is not None and stored["spec"]["sessionAffinity"] == "ClientIP"

@@ -4,38 +4,23 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
-import uuid
 from typing import Any
 
 import pytest
 
 from tests.conftest import ControlPlane
 from tests.e2e.harness import Kubectl, dump, policy_warnings
-from tests.e2e.objects import OPT_IN, mcpserver, service, statefulset
+from tests.e2e.objects import mcpserver, statefulset
 from tests.support import eventually
 
-from .conftest import NS, ROLLOUT_TIMEOUT, pods
-from .stream import Stream
+from .conftest import NS, RECONCILER_PODS, WEBHOOK_PODS, an_mcp_service_comes_back_patched, namespace, pods
+from .rolling import ROLLOUT_TIMEOUT, pod_names, rolled_under_stream
 
 pytestmark = [pytest.mark.cluster, pytest.mark.node]
 
 WEBHOOK_CONFIGS = ("mutatingwebhookconfigurations", "validatingwebhookconfigurations")
-WEBHOOK_PODS = "app.kubernetes.io/name=mcp-admission,app.kubernetes.io/component=webhook"
-RECONCILER_PODS = "app.kubernetes.io/name=mcp-admission,app.kubernetes.io/component=reconciler"
 LEASE = ("lease", "mcp-admission-reconciler", NS)
 LOCAL_IMAGE = "localhost/mcp-admission-pause:1"  # on the node already: a StatefulSet pulls nothing
-
-
-def namespace(kubectl: Kubectl, prefix: str) -> str:
-    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
-    kubectl("create", "namespace", name)
-    return name
-
-
-def pod_names(kubectl: Kubectl, selector: str) -> list[str]:
-    out = kubectl("-n", NS, "get", "pods", "-l", selector, "-o", "json").stdout
-    return [p["metadata"]["name"] for p in json.loads(out)["items"]]
 
 
 def local_statefulset(name: str) -> dict[str, Any]:
@@ -72,7 +57,7 @@ def test_both_deployments_roll_out_and_the_init_container_made_the_certificates(
         managers = {entry["manager"] for entry in obj["metadata"]["managedFields"]}
         assert "OpenAPI-Generator" not in managers and "mcp-admission-certs" in managers, managers
     # The init container ran in every webhook pod and logged what it did, as JSON like the servers.
-    for pod in pod_names(kubectl, WEBHOOK_PODS):
+    for pod in pod_names(kubectl, NS, WEBHOOK_PODS):
         logs = kubectl("-n", NS, "logs", pod, "-c", "certs").stdout.splitlines()
         assert logs and all(json.loads(line)["level"] for line in logs), logs
 
@@ -80,10 +65,7 @@ def test_both_deployments_roll_out_and_the_init_container_made_the_certificates(
 def test_the_apiserver_reaches_the_webhook_through_its_service(installed: Kubectl) -> None:
     kubectl = installed
     ns = namespace(kubectl, "svc")
-    applied = kubectl("-n", ns, "apply", "-f", "-", stdin=dump([service("sticky", OPT_IN)]))
-    assert any("session-affinity" in w for w in policy_warnings(applied.stderr)), applied.stderr
-    stored = kubectl.get("service", "sticky", ns)
-    assert stored is not None and stored["spec"]["sessionAffinity"] == "ClientIP"
+    an_mcp_service_comes_back_patched(kubectl, ns)
 
     applied = kubectl(
         "-n", ns, "apply", "-f", "-", stdin=dump([mcpserver("files", transport="stdio", replicas=3)])
@@ -103,8 +85,8 @@ def test_the_leader_creates_services_and_the_lease_moves_when_it_is_deleted(inst
     lease = kubectl.get(*LEASE)
     assert lease is not None
     holder = lease["spec"]["holderIdentity"]
-    (leader,) = [p for p in pod_names(kubectl, RECONCILER_PODS) if holder.startswith(f"{p}_")]
-    (standby,) = [p for p in pod_names(kubectl, RECONCILER_PODS) if p != leader]
+    (leader,) = [p for p in pod_names(kubectl, NS, RECONCILER_PODS) if holder.startswith(f"{p}_")]
+    (standby,) = [p for p in pod_names(kubectl, NS, RECONCILER_PODS) if p != leader]
     said = kubectl("-n", NS, "logs", standby).stdout
     assert f"is held by {holder}" in said, f"the standby does not say who holds the Lease:\n{said}"
     kubectl("-n", NS, "delete", "pod", leader, "--wait=false")
@@ -134,34 +116,21 @@ def unhealthy_events(kubectl: Kubectl) -> list[str]:
     ]
 
 
-def rolled(kubectl: Kubectl, deployment: str) -> set[str]:
-    """`kubectl rollout restart`, then until the new pods are available and the old ones are gone;
-    the names of the old pods."""
-    before = set(pod_names(kubectl, WEBHOOK_PODS))
-    kubectl("-n", NS, "rollout", "restart", f"deployment/{deployment}")
-    kubectl("-n", NS, "rollout", "status", f"deployment/{deployment}", f"--timeout={ROLLOUT_TIMEOUT}s")
-    eventually(lambda: not before & set(pod_names(kubectl, WEBHOOK_PODS)), "the old webhook pods to be gone",
-               timeout=60)  # fmt: skip
-    return before
-
-
 def test_a_rolling_restart_of_the_webhook_admits_nothing_unpatched(
     installed: Kubectl, node_plane: ControlPlane
 ) -> None:
     kubectl = installed
     ns = namespace(kubectl, "rollout")
-    with Stream(node_plane.env, ns, rate=20) as stream:
-        eventually(lambda: stream.tally.patched >= 20, "the stream to be patched", timeout=30)
-        assert not stream.tally.errors, stream.tally.line()
-        old = rolled(kubectl, "mcp-admission-webhook")
-        time.sleep(2)  # a tail after the last old pod went: requests still in flight
-        tally = stream.stop()
+    restart = ("-n", NS, "rollout", "restart", "deployment/mcp-admission-webhook")
+    rolled = rolled_under_stream(node_plane.env, ns, kubectl, NS, "mcp-admission-webhook", WEBHOOK_PODS,
+                                 start=lambda: kubectl(*restart))  # fmt: skip
+    tally = rolled.tally
     print(f"rolling restart of the webhook: {tally.line()}")
     # A probe may land between an old pod's SIGTERM and its exit (the listener is closed while it
     # drains): expected, see deploy/README.md. A new pod must never fail one.
     unhealthy = unhealthy_events(kubectl)
     print(f"Unhealthy events of webhook pods: {unhealthy}")
-    assert all(event.split(":", 1)[0] in old for event in unhealthy), unhealthy
+    assert all(event.split(":", 1)[0] in rolled.old for event in unhealthy), unhealthy
     assert tally.unpatched == 0, f"{tally.line()}; unpatched at {tally.unpatched_at} s\n{pods(kubectl)}"
     assert not tally.errors, tally.line()
     assert tally.patched >= 100, f"too few requests to say anything: {tally.line()}"
@@ -170,7 +139,7 @@ def test_a_rolling_restart_of_the_webhook_admits_nothing_unpatched(
 def test_nothing_leaves_the_machine(installed: Kubectl) -> None:
     """Pods have routes to their subnet and the service CIDR only; on the host the service CIDR is a
     blackhole (there is no kube-proxy), but for the `kubernetes` Service's IP on the node's bridge."""
-    (pod, *_) = pod_names(installed, WEBHOOK_PODS)
+    (pod, *_) = pod_names(installed, NS, WEBHOOK_PODS)
     routes = installed("-n", NS, "exec", pod, "-c", "webhook", "--", "cat", "/proc/net/route").stdout
     destinations = {line.split()[1] for line in routes.splitlines()[1:]}
     assert "00000000" not in destinations, f"a default route in the pod:\n{routes}"
