@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, TextIO
 from mcp_admission import exitcodes
 from mcp_admission.audit.lister import DEFAULT_PAGE_SIZE
 from mcp_admission.check.report import Report
+from mcp_admission.cli import options
 from mcp_admission.cli.config import load_config
 from mcp_admission.cli.reports import add_output_option, outputs, write_reports
 from mcp_admission.configfile import ConfigError
@@ -42,12 +43,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
+    options.KUBECONFIG.add_to(parser)
     parser.add_argument("--context", help="the kubeconfig context to use (default: its current context)")
     parser.add_argument("-n", "--namespace", help="audit this namespace only (default: all namespaces)")
-    parser.add_argument(
-        "--config", metavar="FILE", help="configuration file (default: $MCP_ADMISSION_CONFIG)"
-    )
+    options.add_config(parser)
     add_output_option(parser)
     parser.add_argument("--strict", action="store_true", help="warnings fail the run (exit 1)")
     parser.add_argument(

@@ -17,6 +17,7 @@ from mcp_admission.check.loader import STDIN, STDIN_NAME, InputError, Manifest, 
 from mcp_admission.check.report import Report
 from mcp_admission.check.reporters import STDOUT
 from mcp_admission.check.sources import expand
+from mcp_admission.cli import options
 from mcp_admission.cli.reports import Output, add_output_option, outputs, reader_left, write_reports
 from mcp_admission.configfile import ConfigError, config_file
 from mcp_admission.policies import PolicyConfig
@@ -101,9 +102,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "the input's own directory (fixed in place) or a new one (a full copy); or as one stream to stdout "
         "with '-' (the report then goes to stderr)",
     )
-    parser.add_argument(
-        "--config", metavar="FILE", help="configuration file (default: $MCP_ADMISSION_CONFIG)"
-    )
+    options.add_config(parser)
     parser.add_argument("-n", "--namespace", default="default", help="namespace of objects that name none")
     parser.add_argument("--strict", action="store_true", help="warnings fail the run (exit 1)")
     parser.set_defaults(func=run)

@@ -8,43 +8,94 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Mapping
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from mcp_admission import environment, exitcodes, logs
+from mcp_admission.cli import options
 from mcp_admission.cli.config import Config, load_config
-from mcp_admission.configfile import ConfigError, with_overrides
+from mcp_admission.cli.options import Option
+from mcp_admission.configfile import ConfigError
 from mcp_admission.webhook.settings import WebhookSettings
 
 log = logging.getLogger("mcp_admission.webhook")
 
-# WebhookSettings field → (flag, environment variable, argparse type, help)
-OPTIONS: dict[str, tuple[str, str, Any, str]] = {
-    "host": ("--host", environment.SERVE_HOST, str, "address to listen on (default 0.0.0.0)"),
-    "port": ("--port", environment.SERVE_PORT, int, "HTTPS port for /mutate, /validate, /healthz, /readyz"),
-    "metrics_port": (
+
+# Every webhook: setting a flag and a variable override, then the rest of the command's options.
+OPTIONS = (
+    Option(
+        "--host",
+        "address to listen on",
+        setting=("webhook", "host"),
+        default_help="0.0.0.0",
+        metavar="ADDRESS",
+        env=environment.SERVE_HOST,
+        type=str,
+    ),
+    Option(
+        "--port",
+        "HTTPS port for /mutate, /validate, /healthz, /readyz",
+        setting=("webhook", "port"),
+        env=environment.SERVE_PORT,
+        metavar="PORT",
+        type=int,
+    ),
+    Option(
         "--metrics-port",
-        environment.SERVE_METRICS_PORT,
-        int,
         "plain-HTTP /metrics port, 0: off",
+        setting=("webhook", "metrics_port"),
+        env=environment.SERVE_METRICS_PORT,
+        metavar="PORT",
+        type=int,
     ),
-    "cert_file": (
+    Option(
         "--cert-file",
-        environment.SERVE_CERT_FILE,
-        str,
         "serving certificate (PEM), reloaded on change",
+        setting=("webhook", "cert_file"),
+        env=environment.SERVE_CERT_FILE,
+        metavar="FILE",
+        type=str,
     ),
-    "key_file": ("--key-file", environment.SERVE_KEY_FILE, str, "its private key (PEM)"),
-    "grace_period": (
+    Option(
+        "--key-file",
+        "its private key (PEM)",
+        setting=("webhook", "key_file"),
+        env=environment.SERVE_KEY_FILE,
+        metavar="FILE",
+        type=str,
+    ),
+    Option(
         "--grace-period",
-        environment.SERVE_GRACE_PERIOD,
-        int,
         "seconds to finish requests on SIGTERM",
+        setting=("webhook", "grace_period"),
+        env=environment.SERVE_GRACE_PERIOD,
+        metavar="SECONDS",
+        type=int,
     ),
-    "max_body_bytes": ("--max-body-bytes", environment.SERVE_MAX_BODY_BYTES, int, "larger bodies get 413"),
-}
+    Option(
+        "--max-body-bytes",
+        "larger bodies get 413",
+        setting=("webhook", "max_body_bytes"),
+        env=environment.SERVE_MAX_BODY_BYTES,
+        metavar="BYTES",
+        type=int,
+    ),
+    options.LOG_LEVEL,
+    Option(
+        "--manage-certs",
+        "in-cluster: also keep the CA and serving certificate Secrets and the caBundle up to date "
+        "(the `certs:` section; the same work as `mcp-admission certs ensure`, repeated)",
+        action="store_true",
+    ),
+    replace(options.KUBECONFIG, help="with --manage-certs: kubeconfig file"),
+    Option(
+        "--dev",
+        "development only: make a throwaway CA and serving certificate for localhost/127.0.0.1 in a "
+        "temporary directory, listen on 127.0.0.1, and print where the CA is",
+        action="store_true",
+    ),
+)
 DEV_SANS = ("localhost", "127.0.0.1", "::1")
 
 
@@ -61,40 +112,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", help=f"configuration file (env {environment.CONFIG})")
-    for flag, env, kind, text in OPTIONS.values():
-        parser.add_argument(flag, type=kind, default=None, help=f"{text} (env {env})")
-    logs.add_level_option(parser)
-    parser.add_argument(
-        "--manage-certs",
-        action="store_true",
-        help="in-cluster: also keep the CA and serving certificate Secrets and the caBundle up to date "
-        "(the `certs:` section; the same work as `mcp-admission certs ensure`, repeated)",
-    )
-    parser.add_argument(
-        "--kubeconfig", help="with --manage-certs: kubeconfig (default: in-cluster, else ~/.kube)"
-    )
-    parser.add_argument(
-        "--dev",
-        action="store_true",
-        help="development only: make a throwaway CA and serving certificate for localhost/127.0.0.1 in a "
-        "temporary directory, listen on 127.0.0.1, and print where the CA is",
-    )
+    options.add_config(parser, "its webhook: section supplies the defaults of the options below")
+    options.add(parser, OPTIONS)
     parser.set_defaults(func=run)
-
-
-def resolve_settings(
-    base: WebhookSettings, args: argparse.Namespace, environ: Mapping[str, str]
-) -> WebhookSettings:
-    """The settings in force; a bad value raises ConfigError naming the flag or variable it came from."""
-    overrides: dict[str, object] = {}
-    names: dict[str, str] = {}
-    for field, (flag, env, _, _) in OPTIONS.items():
-        if getattr(args, field) is not None:
-            overrides[field], names[field] = getattr(args, field), flag
-        elif environ.get(env):
-            overrides[field], names[field] = environ[env], env
-    return with_overrides(base, overrides, names)
 
 
 def _configure(args: argparse.Namespace) -> tuple[Config, WebhookSettings]:
@@ -103,7 +123,7 @@ def _configure(args: argparse.Namespace) -> tuple[Config, WebhookSettings]:
     base = config.webhook
     if args.dev:  # a different default only: --host and MCP_ADMISSION_HOST still win
         base = base.model_copy(update={"host": "127.0.0.1"})
-    return config, resolve_settings(base, args, os.environ)
+    return config, options.resolve(base, OPTIONS, args, os.environ)
 
 
 def _dev_certificates(settings: WebhookSettings, directory: str) -> WebhookSettings:
@@ -131,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     from mcp_admission.webhook.server import Companion, WebhookServer, run_until_stopped
 
     try:
-        logs.configure(logs.level_from(args.log_level, os.environ))
+        logs.configure(options.log_level(args, os.environ))
         config, settings = _configure(args)
     except ConfigError as exc:
         return exitcodes.cannot_start("serve", exc)
@@ -141,8 +161,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 settings = _dev_certificates(settings, directory)
             except CertError as exc:
-                print(f"mcp-admission serve --dev: {exc}", file=sys.stderr)
-                return exitcodes.FAILED
+                return exitcodes.failed("serve --dev", exc)
         for path in (settings.cert_file, settings.key_file):
             if not os.access(path, os.R_OK):
                 return exitcodes.cannot_start("serve", f"cannot read {path} (see --cert-file/--key-file)")
@@ -170,6 +189,5 @@ def run(args: argparse.Namespace) -> int:
         try:
             run_until_stopped(server)
         except (OSError, CertError) as exc:  # e.g. a certificate/key pair that TLS refuses
-            print(f"mcp-admission serve: {exc}", file=sys.stderr)
-            return exitcodes.FAILED
+            return exitcodes.failed("serve", exc)
     return exitcodes.OK

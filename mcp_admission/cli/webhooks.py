@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from mcp_admission import exitcodes
+from mcp_admission.cli import options
 from mcp_admission.cli.config import Config, load_config
 from mcp_admission.configfile import ConfigError
 
@@ -30,12 +31,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--config",
-        metavar="FILE",
-        help="configuration file (default: $MCP_ADMISSION_CONFIG, else built-in defaults); its certs: "
-        "section names the webhook's Service and the two configurations",
-    )
+    options.add_config(parser, "its certs: section names the webhook's Service and the two configurations")
     parser.add_argument(
         "--legacy",
         action="store_true",
