@@ -16,6 +16,7 @@ from mcp_admission.backoff import backoff as jittered
 from mcp_admission.certs.pem import CertError
 from mcp_admission.certs.secret_data import b64
 from mcp_admission.kube import JSON, JSON_PATCH, Kube, KubeError
+from mcp_admission.logs import ObjectLog
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 8
@@ -72,7 +73,7 @@ def _inject_one(kube: Kube, kind: _Kind, name: str, bundle: str) -> bool:
             kube.request("PATCH", path, body=ops, content_type=JSON_PATCH)
         except KubeError as exc:
             if exc.status == 409:
-                log.info("%s %s changed while injecting the caBundle; re-reading", kind.name, name)
+                ObjectLog(log, kind.name, "", name).info("changed while injecting the caBundle; re-reading")
                 continue
             raise
         return True

@@ -46,6 +46,7 @@ from mcp_admission.certs.pem import (
 from mcp_admission.certs.secret_data import b64, secret_bytes
 from mcp_admission.certs.settings import CertSettings
 from mcp_admission.kube import JSON, Kube, KubeError
+from mcp_admission.logs import ObjectLog
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +313,8 @@ class CertManager:
             try:
                 return self._pass(actions)
             except _Conflict as exc:
-                log.info("Secret %s changed while writing it; starting the pass again", exc)
+                secret = ObjectLog(log, "Secret", self.settings.namespace, str(exc))
+                secret.info("changed while writing it; starting the pass again")
             except KubeError as exc:
                 if not exc.status:  # no answer at all
                     raise CertError(f"cannot reach the kubernetes API: {exc}") from None
