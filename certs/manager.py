@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography import x509
 
 from mcp_admission.certs.generate import CLOCK_SKEW, ca_for, cross_sign, issue_for, normal_name, service_names
-from mcp_admission.certs.inject import ATTEMPTS, backoff, inject_ca_bundle
+from mcp_admission.certs.inject import ATTEMPTS, inject_ca_bundle, pause_after_conflict
 from mcp_admission.certs.metrics import CertMetrics
 from mcp_admission.certs.pem import (
     CertError,
@@ -309,7 +309,7 @@ class CertManager:
         actions: list[str] = []
         for attempt in range(ATTEMPTS):
             if attempt:
-                backoff(attempt)
+                pause_after_conflict(attempt)
             try:
                 return self._pass(actions)
             except _Conflict as exc:
