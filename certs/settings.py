@@ -15,16 +15,21 @@ Gatekeeper's cert-controller: CA 10 y, serving 1 y, renewed 90 d before, checked
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from mcp_admission.models import Model
-from mcp_admission.names import is_dns1035_label
+from mcp_admission.names import is_dns1035_label, is_dns1123_label, is_dns1123_subdomain
 
-_DNS1123_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-SecretName = Annotated[str, Field(min_length=1, max_length=253, pattern=_DNS1123_NAME)]
+
+def _secret_name(value: str) -> str:
+    if not is_dns1123_subdomain(value):
+        raise ValueError("must be a Secret name (DNS-1123 subdomain)")
+    return value
+
+
+SecretName = Annotated[str, AfterValidator(_secret_name)]
 
 
 class CertSettings(Model):
@@ -58,6 +63,6 @@ class CertSettings(Model):
     @field_validator("namespace")
     @classmethod
     def _namespace_name(cls, value: str) -> str:
-        if len(value) > 63 or not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", value):
+        if not is_dns1123_label(value):
             raise ValueError("must be a namespace name (DNS-1123 label)")
         return value
