@@ -28,7 +28,8 @@ EXIT_CODES = exitcodes.epilog(
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+    parser = options.command(
+        subparsers,
         "audit",
         help="report what the policies would patch, warn about or deny in a live cluster (read-only)",
         description="Read every object of the kinds the policies cover (Services, StatefulSets,\n"
@@ -41,7 +42,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "both or neither (listing those needs list on them in admissionregistration.k8s.io, which the\n"
         "shipped ClusterRole does not grant; without it the line says so).",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     options.KUBECONFIG.add_to(parser)
     parser.add_argument("--context", help="the kubeconfig context to use (default: its current context)")

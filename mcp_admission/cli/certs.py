@@ -105,20 +105,20 @@ ENSURE = (
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+    parser = options.command(
+        subparsers,
         "certs",
         help="make, check and rotate the webhook's TLS certificates (no cert-manager needed)",
         description="Certificates for the admission webhook: a CA and a serving certificate for its Service.",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="certs_command", required=True, metavar="ACTION")
 
-    gen = commands.add_parser(
+    gen = options.command(
+        commands,
         "generate",
         help="write a new CA and serving certificate to a directory",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Write ca.crt, tls.crt and tls.key (mode 0600) for SERVICE in NAMESPACE, each replaced\n"
         "atomically. The certificate names SERVICE, SERVICE.NS, SERVICE.NS.svc and\n"
         "SERVICE.NS.svc.cluster.local, plus every --extra-san.\n\n"
@@ -131,16 +131,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     options.add_config(gen, _USES)
     gen.set_defaults(func=run_generate)
 
-    verify = commands.add_parser(
+    verify = options.command(
+        commands,
         "verify",
         help="check ca.crt, tls.crt and tls.key in a directory: pair, CA, names, expiry",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     options.add(verify, VERIFY)
     verify.set_defaults(func=run_verify)
 
-    ensure = commands.add_parser(
+    ensure = options.command(
+        commands,
         "ensure",
         help="in-cluster, one pass: create or renew the CA and serving Secrets, inject the caBundle",
         description="Keep the CA and serving certificate in Secrets of the product's namespace, renew what "
@@ -148,7 +149,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "this product's webhook configurations. Safe to run from several places at once. `serve "
         "--manage-certs` runs the same pass at start and periodically.",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     options.add(ensure, ENSURE)
     options.add_config(ensure, _USES)

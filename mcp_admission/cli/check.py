@@ -55,13 +55,13 @@ what is read:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+    parser = options.command(
+        subparsers,
         "check",
         help="check manifests against the policies, offline (for CI)",
         description="Run the webhook's decisions on manifests: each object is defaulted as the apiserver "
         "would, then mutated and validated. Objects are CREATEs, or UPDATEs when --old has them.",
         epilog=READING + EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "-f",

@@ -16,7 +16,7 @@ import argparse
 import builtins
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from mcp_admission import environment
 from mcp_admission.records import camel
@@ -151,3 +151,20 @@ def add_config(parser: argparse.ArgumentParser, uses: str | None = None) -> None
     """--config; `uses`: what this command takes from the file, when that is not only the policies."""
     help = CONFIG.full_help()
     CONFIG.add_to(parser, f"{help}; {uses}" if uses else help)
+
+
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def command(
+    subparsers: Subcommands, name: str, help: str, epilog: str, description: str | None = None
+) -> argparse.ArgumentParser:
+    """A subcommand's parser: its one-line help, its description, and its exit codes (exitcodes.epilog)
+    as the epilog; descriptions and epilogs keep their own line breaks."""
+    return subparsers.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )

@@ -47,7 +47,8 @@ OPTIONS = (
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
+    parser = options.command(
+        commands,
         "reconcile",
         help="create, repair and remove the Services of MCP StatefulSets (server-side apply, leader-elected)",
         description=(
@@ -59,7 +60,6 @@ def register(commands: Any) -> None:
             unusable="a bad option, configuration, log level, kubeconfig or metrics port",
             ok="stopped by SIGTERM or SIGINT, or --once completed",
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     options.add_config(parser, "its reconciler: section supplies the defaults of the options below")
     options.add(parser, OPTIONS)

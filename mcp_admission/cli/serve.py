@@ -22,65 +22,25 @@ from mcp_admission.webhook.settings import WebhookSettings
 log = logging.getLogger("mcp_admission.webhook")
 
 
-# Every webhook: setting a flag and a variable override, then the rest of the command's options.
+def _setting(field: str, env: str, kind: type, metavar: str, text: str, default: str | None = None) -> Option:
+    """A `webhook:` setting that --FIELD, then the variable `env`, override."""
+    flag = "--" + field.replace("_", "-")
+    setting = ("webhook", field)
+    return Option(flag, text, setting, env, kind, metavar, default_help=default)
+
+
 OPTIONS = (
-    Option(
-        "--host",
-        "address to listen on",
-        setting=("webhook", "host"),
-        default_help="0.0.0.0",
-        metavar="ADDRESS",
-        env=environment.SERVE_HOST,
-        type=str,
+    _setting("host", environment.SERVE_HOST, str, "ADDRESS", "address to listen on", default="0.0.0.0"),
+    _setting(
+        "port", environment.SERVE_PORT, int, "PORT", "HTTPS port for /mutate, /validate, /healthz, /readyz"
     ),
-    Option(
-        "--port",
-        "HTTPS port for /mutate, /validate, /healthz, /readyz",
-        setting=("webhook", "port"),
-        env=environment.SERVE_PORT,
-        metavar="PORT",
-        type=int,
+    _setting("metrics_port", environment.SERVE_METRICS_PORT, int, "PORT", "plain-HTTP /metrics port, 0: off"),
+    _setting(
+        "cert_file", environment.SERVE_CERT_FILE, str, "FILE", "serving certificate (PEM), reloaded on change"
     ),
-    Option(
-        "--metrics-port",
-        "plain-HTTP /metrics port, 0: off",
-        setting=("webhook", "metrics_port"),
-        env=environment.SERVE_METRICS_PORT,
-        metavar="PORT",
-        type=int,
-    ),
-    Option(
-        "--cert-file",
-        "serving certificate (PEM), reloaded on change",
-        setting=("webhook", "cert_file"),
-        env=environment.SERVE_CERT_FILE,
-        metavar="FILE",
-        type=str,
-    ),
-    Option(
-        "--key-file",
-        "its private key (PEM)",
-        setting=("webhook", "key_file"),
-        env=environment.SERVE_KEY_FILE,
-        metavar="FILE",
-        type=str,
-    ),
-    Option(
-        "--grace-period",
-        "seconds to finish requests on SIGTERM",
-        setting=("webhook", "grace_period"),
-        env=environment.SERVE_GRACE_PERIOD,
-        metavar="SECONDS",
-        type=int,
-    ),
-    Option(
-        "--max-body-bytes",
-        "larger bodies get 413",
-        setting=("webhook", "max_body_bytes"),
-        env=environment.SERVE_MAX_BODY_BYTES,
-        metavar="BYTES",
-        type=int,
-    ),
+    _setting("key_file", environment.SERVE_KEY_FILE, str, "FILE", "its private key (PEM)"),
+    _setting("grace_period", environment.SERVE_GRACE_PERIOD, int, "SECONDS", "to finish requests on SIGTERM"),
+    _setting("max_body_bytes", environment.SERVE_MAX_BODY_BYTES, int, "BYTES", "larger bodies get 413"),
     options.LOG_LEVEL,
     Option(
         "--manage-certs",
@@ -100,7 +60,8 @@ DEV_SANS = ("localhost", "127.0.0.1", "::1")
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser(
+    parser = options.command(
+        commands,
         "serve",
         help="run the admission webhook (HTTPS) and its metrics endpoint",
         description="Run the admission webhook. Each option falls back to its environment variable, then "
@@ -110,7 +71,6 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             unusable="a bad option, configuration, log level or unreadable certificate/key file",
             ok="stopped by SIGTERM or SIGINT after finishing its requests",
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     options.add_config(parser, "its webhook: section supplies the defaults of the options below")
     options.add(parser, OPTIONS)

@@ -17,7 +17,8 @@ EXIT_CODES = exitcodes.epilog(
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+    parser = options.command(
+        subparsers,
         "webhooks",
         help="print the webhook configurations for a configuration file (what deploy/ installs)",
         description="Print the MutatingWebhookConfiguration and ValidatingWebhookConfiguration for a\n"
@@ -29,7 +30,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "deploy/components/legacy/webhooks.yaml the same with --legacy, and\n"
         "deploy/overlays/admission-policies/admission-policies.yaml the same with --admission-policies.",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     options.add_config(parser, "its certs: section names the webhook's Service and the two configurations")
     parser.add_argument(
