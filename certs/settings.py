@@ -17,19 +17,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import Field, field_validator
 
 from mcp_admission.models import Model
-from mcp_admission.names import is_dns1035_label, is_dns1123_label, is_dns1123_subdomain
+from mcp_admission.names import DNS1123_SUBDOMAIN, is_dns1035_label, is_dns1123_label
 
-
-def _secret_name(value: str) -> str:
-    if not is_dns1123_subdomain(value):
-        raise ValueError("must be a Secret name (DNS-1123 subdomain)")
-    return value
-
-
-SecretName = Annotated[str, AfterValidator(_secret_name)]
+# As a pattern, so that the chart's values.schema.json (derived from this model) checks it too.
+SecretName = Annotated[str, Field(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)]
 
 
 class CertSettings(Model):
