@@ -27,22 +27,22 @@ EXIT_CODES = exitcodes.epilog(
 )
 
 
+HELP = "report what the policies would patch, warn about or deny in a live cluster (read-only)"
+DESCRIPTION = (
+    "Read every object of the kinds the policies cover (Services, StatefulSets,\n"
+    "Deployments, ToolHive's resources) from a cluster, page by page, and decide each as the webhook\n"
+    "would decide an UPDATE of it to itself: what the webhook would patch, warn about or deny on its\n"
+    "next write. Writes nothing to the cluster (RBAC: get/list, deploy/base/rbac-audit.yaml). The\n"
+    "report lists MCP workloads, located by the apiserver path they were listed from; other objects\n"
+    "are only counted. Namespaces in excludedNamespaces are skipped. It also says which admission\n"
+    "the cluster runs: mcp-admission's webhook configurations, its admission policies (1.36+),\n"
+    "both or neither (listing those needs list on them in admissionregistration.k8s.io, which the\n"
+    "shipped ClusterRole does not grant; without it the line says so)."
+)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = options.command(
-        subparsers,
-        "audit",
-        help="report what the policies would patch, warn about or deny in a live cluster (read-only)",
-        description="Read every object of the kinds the policies cover (Services, StatefulSets,\n"
-        "Deployments, ToolHive's resources) from a cluster, page by page, and decide each as the webhook\n"
-        "would decide an UPDATE of it to itself: what the webhook would patch, warn about or deny on its\n"
-        "next write. Writes nothing to the cluster (RBAC: get/list, deploy/base/rbac-audit.yaml). The\n"
-        "report lists MCP workloads, located by the apiserver path they were listed from; other objects\n"
-        "are only counted. Namespaces in excludedNamespaces are skipped. It also says which admission\n"
-        "the cluster runs: mcp-admission's webhook configurations, its admission policies (1.36+),\n"
-        "both or neither (listing those needs list on them in admissionregistration.k8s.io, which the\n"
-        "shipped ClusterRole does not grant; without it the line says so).",
-        epilog=EXIT_CODES,
-    )
+    parser = options.command(subparsers, "audit", HELP, EXIT_CODES, DESCRIPTION)
     options.KUBECONFIG.add_to(parser)
     parser.add_argument("--context", help="the kubeconfig context to use (default: its current context)")
     parser.add_argument("-n", "--namespace", help="audit this namespace only (default: all namespaces)")

@@ -104,6 +104,16 @@ ENSURE = (
 )
 
 
+_VERIFY_HELP = "check ca.crt, tls.crt and tls.key in a directory: pair, CA, names, expiry"
+_ENSURE_HELP = "in-cluster, one pass: create or renew the CA and serving Secrets, inject the caBundle"
+_ENSURE_DESCRIPTION = (
+    "Keep the CA and serving certificate in Secrets of the product's namespace, renew what "
+    "is due (CA rotation keeps the old CA trusted during an overlap), and write the caBundle into "
+    "this product's webhook configurations. Safe to run from several places at once. `serve "
+    "--manage-certs` runs the same pass at start and periodically."
+)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = options.command(
         subparsers,
@@ -131,25 +141,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     options.add_config(gen, _USES)
     gen.set_defaults(func=run_generate)
 
-    verify = options.command(
-        commands,
-        "verify",
-        help="check ca.crt, tls.crt and tls.key in a directory: pair, CA, names, expiry",
-        epilog=EXIT_CODES,
-    )
+    verify = options.command(commands, "verify", _VERIFY_HELP, EXIT_CODES)
     options.add(verify, VERIFY)
     verify.set_defaults(func=run_verify)
 
-    ensure = options.command(
-        commands,
-        "ensure",
-        help="in-cluster, one pass: create or renew the CA and serving Secrets, inject the caBundle",
-        description="Keep the CA and serving certificate in Secrets of the product's namespace, renew what "
-        "is due (CA rotation keeps the old CA trusted during an overlap), and write the caBundle into "
-        "this product's webhook configurations. Safe to run from several places at once. `serve "
-        "--manage-certs` runs the same pass at start and periodically.",
-        epilog=EXIT_CODES,
-    )
+    ensure = options.command(commands, "ensure", _ENSURE_HELP, EXIT_CODES, _ENSURE_DESCRIPTION)
     options.add(ensure, ENSURE)
     options.add_config(ensure, _USES)
     ensure.set_defaults(func=run_ensure)

@@ -54,15 +54,15 @@ what is read:
 """
 
 
+HELP = "check manifests against the policies, offline (for CI)"
+DESCRIPTION = (
+    "Run the webhook's decisions on manifests: each object is defaulted as the apiserver "
+    "would, then mutated and validated. Objects are CREATEs, or UPDATEs when --old has them."
+)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = options.command(
-        subparsers,
-        "check",
-        help="check manifests against the policies, offline (for CI)",
-        description="Run the webhook's decisions on manifests: each object is defaulted as the apiserver "
-        "would, then mutated and validated. Objects are CREATEs, or UPDATEs when --old has them.",
-        epilog=READING + EXIT_CODES,
-    )
+    parser = options.command(subparsers, "check", HELP, READING + EXIT_CODES, DESCRIPTION)
     parser.add_argument(
         "-f",
         "--filename",

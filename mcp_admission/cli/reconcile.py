@@ -46,21 +46,20 @@ OPTIONS = (
 )
 
 
+HELP = "create, repair and remove the Services of MCP StatefulSets (server-side apply, leader-elected)"
+DESCRIPTION = (
+    "Watch MCP StatefulSets and keep their headless and sticky Services as policy wants; remove"
+    " ours that a StatefulSet no longer needs (never its governing serviceName)."
+)
+EXIT_CODES = exitcodes.epilog(
+    failed="--once: the pass did not complete; else: the Lease was lost (restarted, it rejoins)",
+    unusable="a bad option, configuration, log level, kubeconfig or metrics port",
+    ok="stopped by SIGTERM or SIGINT, or --once completed",
+)
+
+
 def register(commands: Any) -> None:
-    parser = options.command(
-        commands,
-        "reconcile",
-        help="create, repair and remove the Services of MCP StatefulSets (server-side apply, leader-elected)",
-        description=(
-            "Watch MCP StatefulSets and keep their headless and sticky Services as policy wants; remove"
-            " ours that a StatefulSet no longer needs (never its governing serviceName)."
-        ),
-        epilog=exitcodes.epilog(
-            failed="--once: the pass did not complete; else: the Lease was lost (restarted, it rejoins)",
-            unusable="a bad option, configuration, log level, kubeconfig or metrics port",
-            ok="stopped by SIGTERM or SIGINT, or --once completed",
-        ),
-    )
+    parser = options.command(commands, "reconcile", HELP, EXIT_CODES, DESCRIPTION)
     options.add_config(parser, "its reconciler: section supplies the defaults of the options below")
     options.add(parser, OPTIONS)
     parser.set_defaults(func=run)

@@ -59,19 +59,20 @@ OPTIONS = (
 DEV_SANS = ("localhost", "127.0.0.1", "::1")
 
 
+HELP = "run the admission webhook (HTTPS) and its metrics endpoint"
+DESCRIPTION = (
+    "Run the admission webhook. Each option falls back to its environment variable, then "
+    "to the `webhook:` section of the configuration file."
+)
+EXIT_CODES = exitcodes.epilog(
+    failed="the server failed while running (TLS refused the certificate, the port is taken)",
+    unusable="a bad option, configuration, log level or unreadable certificate/key file",
+    ok="stopped by SIGTERM or SIGINT after finishing its requests",
+)
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = options.command(
-        commands,
-        "serve",
-        help="run the admission webhook (HTTPS) and its metrics endpoint",
-        description="Run the admission webhook. Each option falls back to its environment variable, then "
-        "to the `webhook:` section of the configuration file.",
-        epilog=exitcodes.epilog(
-            failed="the server failed while running (TLS refused the certificate, the port is taken)",
-            unusable="a bad option, configuration, log level or unreadable certificate/key file",
-            ok="stopped by SIGTERM or SIGINT after finishing its requests",
-        ),
-    )
+    parser = options.command(commands, "serve", HELP, EXIT_CODES, DESCRIPTION)
     options.add_config(parser, "its webhook: section supplies the defaults of the options below")
     options.add(parser, OPTIONS)
     parser.set_defaults(func=run)

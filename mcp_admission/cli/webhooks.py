@@ -16,21 +16,21 @@ EXIT_CODES = exitcodes.epilog(
 )
 
 
+HELP = "print the webhook configurations for a configuration file (what deploy/ installs)"
+DESCRIPTION = (
+    "Print the MutatingWebhookConfiguration and ValidatingWebhookConfiguration for a\n"
+    "configuration file: rules from the registered policies, namespaces from excludedNamespaces and,\n"
+    "for Kubernetes 1.30+, matchConditions (CEL) with which the apiserver sends only the writes the\n"
+    "engine decides: MCP workloads by its own rules, workloads.optInLabel and workloads.selectors\n"
+    "included. Render again after changing those.\n\n"
+    "deploy/components/webhooks/webhooks.yaml is this for deploy/base/config.yaml,\n"
+    "deploy/components/legacy/webhooks.yaml the same with --legacy, and\n"
+    "deploy/overlays/admission-policies/admission-policies.yaml the same with --admission-policies."
+)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = options.command(
-        subparsers,
-        "webhooks",
-        help="print the webhook configurations for a configuration file (what deploy/ installs)",
-        description="Print the MutatingWebhookConfiguration and ValidatingWebhookConfiguration for a\n"
-        "configuration file: rules from the registered policies, namespaces from excludedNamespaces and,\n"
-        "for Kubernetes 1.30+, matchConditions (CEL) with which the apiserver sends only the writes the\n"
-        "engine decides: MCP workloads by its own rules, workloads.optInLabel and workloads.selectors\n"
-        "included. Render again after changing those.\n\n"
-        "deploy/components/webhooks/webhooks.yaml is this for deploy/base/config.yaml,\n"
-        "deploy/components/legacy/webhooks.yaml the same with --legacy, and\n"
-        "deploy/overlays/admission-policies/admission-policies.yaml the same with --admission-policies.",
-        epilog=EXIT_CODES,
-    )
+    parser = options.command(subparsers, "webhooks", HELP, EXIT_CODES, DESCRIPTION)
     options.add_config(parser, "its certs: section names the webhook's Service and the two configurations")
     parser.add_argument(
         "--legacy",
