@@ -9,24 +9,22 @@ never take turns rewriting.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
-from mcp_admission.backoff import backoff as jittered
+from mcp_admission.backoff import pause_before_retry
 from mcp_admission.certs.pem import CertError
 from mcp_admission.certs.secret_data import b64
 from mcp_admission.kube import JSON, JSON_PATCH, Kube, KubeError
+from mcp_admission.logs import ObjectLog
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 8
 _BASE_DELAY = 0.05
 
 
-def backoff(attempt: int) -> None:
-    """Before retrying after a conflict: a random pause, growing (up to ~6 s in all), so writers that
-    collided do not collide again in step."""
-    # Capped at the last retry's range: the cap never narrows a pause.
-    time.sleep(jittered(attempt, _BASE_DELAY, _BASE_DELAY * 2 ** (ATTEMPTS - 1)))
+def pause_after_conflict(attempt: int) -> None:
+    """Before retrying after a conflict: a random pause, growing (up to ~6 s in all)."""
+    pause_before_retry(attempt, _BASE_DELAY, ATTEMPTS)
 
 
 def _patch(config: JSON, bundle: str) -> list[JSON]:
@@ -61,7 +59,7 @@ def _inject_one(kube: Kube, kind: _Kind, name: str, bundle: str) -> bool:
     path = f"{kind.path}/{name}"
     for attempt in range(ATTEMPTS):
         if attempt:
-            backoff(attempt)
+            pause_after_conflict(attempt)
         config = kube.get(path)
         if config is None:
             return False
@@ -72,7 +70,7 @@ def _inject_one(kube: Kube, kind: _Kind, name: str, bundle: str) -> bool:
             kube.request("PATCH", path, body=ops, content_type=JSON_PATCH)
         except KubeError as exc:
             if exc.status == 409:
-                log.info("%s %s changed while injecting the caBundle; re-reading", kind.name, name)
+                ObjectLog(log, kind.name, "", name).info("changed while injecting the caBundle; re-reading")
                 continue
             raise
         return True

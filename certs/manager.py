@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography import x509
 
 from mcp_admission.certs.generate import CLOCK_SKEW, ca_for, cross_sign, issue_for, normal_name, service_names
-from mcp_admission.certs.inject import ATTEMPTS, backoff, inject_ca_bundle
+from mcp_admission.certs.inject import ATTEMPTS, inject_ca_bundle, pause_after_conflict
 from mcp_admission.certs.metrics import CertMetrics
 from mcp_admission.certs.pem import (
     CertError,
@@ -46,6 +46,7 @@ from mcp_admission.certs.pem import (
 from mcp_admission.certs.secret_data import b64, secret_bytes
 from mcp_admission.certs.settings import CertSettings
 from mcp_admission.kube import JSON, Kube, KubeError
+from mcp_admission.logs import ObjectLog
 
 log = logging.getLogger(__name__)
 
@@ -308,11 +309,12 @@ class CertManager:
         actions: list[str] = []
         for attempt in range(ATTEMPTS):
             if attempt:
-                backoff(attempt)
+                pause_after_conflict(attempt)
             try:
                 return self._pass(actions)
             except _Conflict as exc:
-                log.info("Secret %s changed while writing it; starting the pass again", exc)
+                secret = ObjectLog(log, "Secret", self.settings.namespace, str(exc))
+                secret.info("changed while writing it; starting the pass again")
             except KubeError as exc:
                 if not exc.status:  # no answer at all
                     raise CertError(f"cannot reach the kubernetes API: {exc}") from None

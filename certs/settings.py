@@ -15,16 +15,19 @@ Gatekeeper's cert-controller: CA 10 y, serving 1 y, renewed 90 d before, checked
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from mcp_admission.models import Model
-from mcp_admission.names import is_dns1035_label
+from mcp_admission.names import DNS1123_SUBDOMAIN, is_dns1035_label, is_dns1123_label
 
-_DNS1123_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-SecretName = Annotated[str, Field(min_length=1, max_length=253, pattern=_DNS1123_NAME)]
+_NAME_RULES = {
+    "service": (is_dns1035_label, "a Service name (DNS-1035 label)"),
+    "namespace": (is_dns1123_label, "a namespace name (DNS-1123 label)"),
+}
+# As a pattern, so that the chart's values.schema.json (derived from this model) checks it too.
+SecretName = Annotated[str, Field(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)]
 
 
 class CertSettings(Model):
@@ -48,16 +51,10 @@ class CertSettings(Model):
     ca_overlap_seconds: float = Field(default=24 * 3600, ge=0)
     check_interval_seconds: float = Field(default=12 * 3600, gt=0)
 
-    @field_validator("service")
+    @field_validator("service", "namespace")
     @classmethod
-    def _service_name(cls, value: str) -> str:
-        if not is_dns1035_label(value):
-            raise ValueError("must be a Service name (DNS-1035 label)")
-        return value
-
-    @field_validator("namespace")
-    @classmethod
-    def _namespace_name(cls, value: str) -> str:
-        if len(value) > 63 or not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", value):
-            raise ValueError("must be a namespace name (DNS-1123 label)")
+    def _kubernetes_name(cls, value: str, info: ValidationInfo) -> str:
+        rule, what = _NAME_RULES[info.field_name or ""]
+        if not rule(value):
+            raise ValueError(f"must be {what}")
         return value

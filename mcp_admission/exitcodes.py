@@ -15,6 +15,18 @@ def epilog(failed: str, unusable: str, ok: str = "success") -> str:
 
 
 def cannot_start(command: str, problem: object) -> int:
-    """Says on stderr why `mcp-admission COMMAND` cannot do its job; returns UNUSABLE to exit with."""
+    """Says on stderr why `mcp-admission COMMAND` cannot do its job; returns UNUSABLE to exit with.
+
+    The one way every subcommand says so: `mcp-admission <command>: <why>`, one line, no traceback.
+    """
+    return _say(command, problem, UNUSABLE)
+
+
+def failed(command: str, problem: object) -> int:
+    """The same line for a job that started and then failed; returns FAILED to exit with."""
+    return _say(command, problem, FAILED)
+
+
+def _say(command: str, problem: object, code: int) -> int:
     print(f"mcp-admission {command}: {problem}", file=sys.stderr)
-    return UNUSABLE
+    return code

@@ -1,39 +1,41 @@
 """Structured logs, the same for every command that runs (serve, reconcile, certs): one JSON object
 per line on stderr, for every logger (uvicorn's and the kubernetes client's included), with `time`,
-`level`, `logger`, `message`, then the record's fields. One level flag and variable for all of them.
+`level`, `logger`, `message`, then the record's fields.
+
+Fields come from `extra={"fields": {...}}`, or from an `ObjectLog`: the logger of one Kubernetes object
+(kopf's way), whose `kind`, `namespace` and `name` go on every line it writes, so JSON logs can be
+filtered by object instead of by parsing messages.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from . import environment
-from .configfile import ConfigError
-
 _second = -1
 _second_text = ""
-# ".000+00:00" to ".999+00:00": a lookup instead of integer formatting on every line, which measured
-# ~6 us per line when the CPU caches are cold, as they are between requests under load (bench/README).
-_MILLISECONDS = tuple(f".{ms:03d}+00:00" for ms in range(1000))
 
 
 def timestamp(now: float) -> str:
-    """ISO 8601 UTC with milliseconds; the part down to the second is made once per second."""
+    """ISO 8601 UTC with milliseconds, as every line carries it.
+
+    The part down to the second is made once per second: formatting a datetime for every line costs
+    about four times as much (bench/README.md, webhook load).
+    """
     global _second, _second_text
     second = int(now)
     if second != _second:
         _second, _second_text = second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return _second_text + _MILLISECONDS[int((now - second) * 1000)]
+    return f"{_second_text}.{int((now - second) * 1000):03d}+00:00"
 
 
-def _line(now: float, level: str, logger: str, message: str, fields: dict[str, Any] | None) -> bytes:
+def line(now: float, level: str, logger: str, message: str, fields: Mapping[str, Any] | None) -> bytes:
+    """One log line (no newline): the keys every line has, in this order, then `fields`."""
     entry: dict[str, Any] = {"time": timestamp(now), "level": level, "logger": logger, "message": message}
     if fields:
         entry.update(fields)
@@ -48,26 +50,31 @@ class JSONFormatter(logging.Formatter):
         fields = dict(fields) if isinstance(fields, dict) else {}
         if record.exc_info:
             fields["exception"] = self.formatException(record.exc_info)
-        text = _line(record.created, record.levelname.lower(), record.name, record.getMessage(), fields)
-        return text.decode()
+        return line(
+            record.created, record.levelname.lower(), record.name, record.getMessage(), fields
+        ).decode()
 
 
-LEVELS = ("debug", "info", "warning", "error")
-LEVEL_ENV = environment.LOG_LEVEL
+class ObjectLog(logging.LoggerAdapter[logging.Logger]):
+    """`logger` for one object: its `kind`, `namespace` and `name` are fields of every line.
 
+    Fields a call passes (`extra={"fields": ...}`) are added to the object's.
+    """
 
-def add_level_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--log-level", choices=LEVELS, help=f"(env {LEVEL_ENV}, default info)")
+    def __init__(self, logger: logging.Logger, kind: str, namespace: str, name: str) -> None:
+        super().__init__(logger)
+        self.fields = {"kind": kind, "namespace": namespace, "name": name}
 
+    @classmethod
+    def for_key(cls, logger: logging.Logger, kind: str, key: str) -> ObjectLog:
+        """The logger of the object whose key is "namespace/name" (or "name": cluster-scoped)."""
+        namespace, _, name = key.rpartition("/")
+        return cls(logger, kind, namespace, name)
 
-def level_from(flag: str | None, environ: Mapping[str, str]) -> str:
-    """--log-level, else $MCP_ADMISSION_LOG_LEVEL, else info; argparse checks only the flag's value."""
-    if flag is not None:
-        return flag
-    level = (environ.get(LEVEL_ENV) or "info").lower()
-    if level not in LEVELS:
-        raise ConfigError(f"{LEVEL_ENV}: must be one of {', '.join(LEVELS)}")
-    return level
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        extra = kwargs.get("extra") or {}
+        kwargs["extra"] = {**extra, "fields": {**self.fields, **(extra.get("fields") or {})}}
+        return msg, kwargs
 
 
 def configure(level: str = "info") -> None:

@@ -1,7 +1,5 @@
-"""The pydantic base of the adapters' settings (webhook, reconciler, certs): read only by their commands.
-
-The engine's settings are records instead (mcp_admission.records): `check` reads those on every start.
-"""
+"""The pydantic base of the adapters' settings sections (which settings are records and which models:
+mcp_admission.records)."""
 
 from __future__ import annotations
 

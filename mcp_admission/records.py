@@ -1,10 +1,16 @@
 """Settings as frozen dataclasses ("records"), validated by pydantic only where data comes in.
 
-Why not pydantic models: importing pydantic and defining models costs more CPU than all the rest of a
-`check` of one file (bench/README.md, cold start), and the engine's settings exist on every start while
-a configuration file is read on few. So the engine declares records; pydantic validates them (types,
-the markers below, `__post_init__` checks) when `validate` is first called, with the same rules and
-error messages as for a model: camelCase keys, unknown keys refused.
+The one place that says which settings are which (the configuration file holds both):
+- records (`@record`, this module): the engine's and the policies' settings, and the file as a whole
+  (mcp_admission.cli.config.Config): everything `check` reads on every start;
+- models (mcp_admission.models.Model, pydantic): the adapters' own sections, `webhook:`, `reconciler:`
+  and `certs:`, read only by the commands that run those parts.
+
+Why not pydantic models for the engine: importing pydantic and defining models costs more CPU than all
+the rest of a `check` of one file (bench/README.md, cold start), and the engine's settings exist on
+every start while a configuration file is read on few. So the engine declares records; pydantic
+validates them (types, the markers below, `__post_init__` checks) when `validate` is first called, with
+the same rules and error messages as for a model: camelCase keys, unknown keys refused.
 """
 
 from __future__ import annotations

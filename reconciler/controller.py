@@ -15,6 +15,7 @@ import time
 from typing import Any, Protocol
 
 from mcp_admission.kube import Kube, KubeError
+from mcp_admission.logs import ObjectLog
 from mcp_admission.policies import PolicyConfig
 from mcp_admission.reconciler.informer import Informer, Obj, in_scope, object_key
 from mcp_admission.reconciler.metrics import ReconcilerMetrics
@@ -173,10 +174,11 @@ class Reconciler:
                 self.failing.add(key)
                 self.metrics.errors.inc()
                 self.metrics.reconciles.labels("error").inc()
+                on = ObjectLog.for_key(log, "StatefulSet", key)
                 if isinstance(exc, KubeError):
-                    log.warning("reconcile %s failed, will retry: %s", key, exc)
+                    on.warning("reconcile failed, will retry: %s", exc)
                 else:
-                    log.exception("reconcile %s failed", key)
+                    on.exception("reconcile failed")
                 if not self._stop.is_set():
                     self.queue.retry_later(key)
             finally:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mcp_admission.kube import Kube, KubeError
+from mcp_admission.logs import ObjectLog
 from mcp_admission.reconciler.informer import object_key
 from mcp_admission.reconciler.metrics import ReconcilerMetrics
 
@@ -54,4 +55,4 @@ def announce(
         metrics.writes.labels("Event").inc()
     except KubeError as exc:
         metrics.errors.inc()
-        log.warning("could not record an Event on %s: %s", object_key(sts), exc)
+        ObjectLog.for_key(log, "StatefulSet", object_key(sts)).warning("could not record an Event: %s", exc)

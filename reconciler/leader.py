@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mcp_admission.kube import Kube, KubeError
+from mcp_admission.logs import ObjectLog
 from mcp_admission.reconciler.settings import ReconcilerSettings
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class LeaderElector:
         self._observed: tuple[Any, ...] | None = None
         self._observed_at = 0.0
         self._reported_holder = ""  # said once per holder: a silent standby looks like a hung one
+        self._log = ObjectLog(log, "Lease", settings.lease_namespace, settings.lease_name)
 
     def _lease(self, holder: str, acquired: str, transitions: int) -> dict[str, Any]:
         return {
@@ -72,12 +74,8 @@ class LeaderElector:
         held_by_other = holder and holder != self.identity
         if held_by_other and holder != self._reported_holder:
             self._reported_holder = holder
-            lease = f"{self._settings.lease_namespace}/{name}"
-            log.info(
-                "standing by: lease %s is held by %s",
-                lease,
-                holder,
-                extra={"fields": {"lease": lease, "holder": holder}},
+            self._log.info(
+                "standing by: the lease is held by %s", holder, extra={"fields": {"holder": holder}}
             )
         duration = spec.get("leaseDurationSeconds") or self._settings.lease_duration_seconds
         if held_by_other and now < self._observed_at + duration:
@@ -112,15 +110,15 @@ class LeaderElector:
                 "renewTime": _micro_time(),
             }
             self._kube.request("PUT", path, body=current, timeout=5)
-            log.info("released lease %s/%s", self._settings.lease_namespace, self._settings.lease_name)
+            self._log.info("released the lease")
         except KubeError as exc:
-            log.warning("could not release the lease: %s", exc)
+            self._log.warning("could not release the lease: %s", exc)
 
     def _attempt(self) -> bool:
         try:
             return self.try_acquire_or_renew()
         except KubeError as exc:
-            log.warning("lease %s: %s", self._settings.lease_name, exc)
+            self._log.warning("%s", exc)
             return False
 
     def run(self, stop: threading.Event, lead: Callable[[threading.Event], None]) -> bool:
@@ -132,7 +130,7 @@ class LeaderElector:
             stop.wait(retry)
         if stop.is_set():
             return True
-        log.info("became leader as %s", self.identity)
+        self._log.info("became leader as %s", self.identity, extra={"fields": {"holder": self.identity}})
         self._on_leader(True)
         until = threading.Event()
         lost = threading.Event()
@@ -143,7 +141,7 @@ class LeaderElector:
                 if self._attempt():
                     last = time.monotonic()
                 elif time.monotonic() - last > self._settings.renew_deadline_seconds:
-                    log.error("lost the lease %s: could not renew in time", self._settings.lease_name)
+                    self._log.error("lost the lease: could not renew in time")
                     lost.set()
                     break
             until.set()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mcp_admission.kube import APPLY_PATCH, Kube, KubeError
+from mcp_admission.logs import ObjectLog
 from mcp_admission.policies import PolicyConfig, service_names
 from mcp_admission.reconciler import events
 from mcp_admission.reconciler.drift import needs_apply
@@ -30,6 +31,13 @@ from mcp_admission.reconciler.services import (
 )
 
 log = logging.getLogger(__name__)
+
+
+def _log(sts: Obj) -> ObjectLog:
+    """The StatefulSet's logger: the Services it needs are logged as its own."""
+    return ObjectLog.for_key(log, "StatefulSet", object_key(sts))
+
+
 # The server-side apply field manager of every Service we write: renaming it would orphan the fields
 # live Services record as ours.
 FIELD_MANAGER = "mcp-admission"
@@ -91,7 +99,7 @@ class ServiceController:
     def reconcile(self, sts: Obj) -> None:
         plan = plan_services(sts, self._policy)
         if plan.skipped:
-            log.debug("%s: %s", object_key(sts), plan.skipped)
+            _log(sts).debug("no Services: %s", plan.skipped)
         for service in plan.services:
             self._ensure(sts, service)
         for service in self._unwanted(sts, plan):
@@ -142,7 +150,8 @@ class ServiceController:
             return
         self._metrics.writes.labels("Service").inc()
         self._service_cache(namespace).remember(applied)
-        log.info("applied Service %s (%s)", key, "created" if live is None else "repaired drift")
+        outcome = "created" if live is None else "repaired drift"
+        _log(sts).info("applied Service %s (%s)", name, outcome, extra={"fields": {"service": name}})
 
     def _left_alone(
         self, sts: Obj, memo: tuple[str, str], version: str, manifest: str, error: KubeError
@@ -157,7 +166,7 @@ class ServiceController:
             self._metrics.errors.inc()
             reason, message = "ServiceApplyRejected", str(error.body.get("message") or error)
         message = f"Service {name} left alone: {message}"
-        log.warning("%s: %s", object_key(sts), message)
+        _log(sts).warning(message, extra={"fields": {"service": name}})
         events.announce(self._kube, self._metrics, sts, "Warning", reason, message)
 
     def _unwanted(self, sts: Obj, plan: ServicePlan) -> list[Obj]:
@@ -191,7 +200,7 @@ class ServiceController:
         self._service_cache(namespace).forget(service)
         with self._conflicts_lock:
             self._conflicts.pop((object_key(sts), object_key(service)), None)
-        log.info("%s: removed Service %s (%s)", object_key(sts), name, reason)
+        _log(sts).info("removed Service %s (%s)", name, reason, extra={"fields": {"service": name}})
         events.announce(
             self._kube, self._metrics, sts, "Normal", "ServiceRemoved", f"Service {name} removed: {reason}"
         )

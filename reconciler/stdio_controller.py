@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from mcp_admission.kube import MERGE_PATCH, Kube
+from mcp_admission.logs import ObjectLog
 from mcp_admission.policies import Operation, PolicyConfig, Request, decide, stdio_replicas, warning_text
 from mcp_admission.reconciler import events
 from mcp_admission.reconciler.informer import Obj, object_key
@@ -48,7 +49,7 @@ class StdioScaleBack:
                 count = (sts.get("spec") or {}).get("replicas")
                 message = f"stdio-replicas: scaled to {count} again after our scale-back; left to that "
                 message += "writer (an HPA?): cap it at 1 there"
-                log.warning("%s: %s", key, message)
+                ObjectLog(log, "StatefulSet", namespace, name).warning(message)
                 events.announce(self._kube, self._metrics, sts, "Warning", "StdioReplicasContested", message)
             return
         # The scale subresource: what kubectl scale and an HPA use, and it touches nothing else.
@@ -57,5 +58,5 @@ class StdioScaleBack:
         self._metrics.writes.labels("StatefulSet").inc()
         self._scaled_back[key] = (uid, False)
         message = "; ".join(warning_text(finding) for finding in decision.warnings)
-        log.info("%s/%s: scaled back: %s", namespace, name, message)
+        ObjectLog(log, "StatefulSet", namespace, name).info("scaled back: %s", message)
         events.announce(self._kube, self._metrics, sts, "Warning", "StdioReplicasCapped", message)

@@ -43,8 +43,8 @@ class _TooLarge(Exception):
 
 
 def _is_json(content_type: bytes) -> bool:
-    # The apiserver sends exactly "application/json": one comparison instead of three calls for it.
-    return content_type == _JSON or content_type.partition(b";")[0].strip().lower() == _JSON
+    """application/json, whatever its parameters (charset) or case."""
+    return content_type.partition(b";")[0].strip().lower() == _JSON
 
 
 # After a refused upload: do not read the rest of it on a kept-alive connection.
@@ -87,7 +87,7 @@ class AdmissionHandler:
     ) -> None:
         self.metrics = metrics
         self.config = config
-        # Each endpoint runs only its phase's policies: the engine would skip the others one by one.
+        # Each endpoint hands the engine only its phase's policies, rather than all for it to skip.
         self.policies = {phase: tuple(p for p in policies if p.phase is phase) for phase in Phase}
         self.max_body_bytes = max_body_bytes
 
@@ -138,7 +138,6 @@ class AdmissionHandler:
             mutate = phase is Phase.MUTATE
             answer = decision_review(uid, decision, with_patch=mutate)
             seconds = perf_counter() - start
-            # StrEnum members are their values (dict keys, labels and JSON alike): no .value lookups.
             self.metrics.decisions.record(phase, request.kind, request.operation, decision, seconds)
             for error in decision.errors:
                 log.error(

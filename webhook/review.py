@@ -48,54 +48,44 @@ def _envelope_problem(review: dict[str, JSON], request: JSON) -> BadReview:
 
 
 def parse_review(review: JSON) -> tuple[str, Request]:
-    """The request's uid and what the engine needs of it; BadReview says what is missing or wrong.
-
-    Every apply in the cluster passes here, so the usual case is one lookup and one type test per
-    field; the messages for what is wrong are worked out only when something is.
-    """
+    """The request's uid and what the engine needs of it; BadReview says what is missing or wrong."""
     if not isinstance(review, dict):
         raise BadReview(f"body must be a JSON object (an AdmissionReview), not {type(review).__name__}")
     request = review.get("request")
-    uid = request.get("uid") if type(request) is dict else None
+    uid = request.get("uid") if isinstance(request, dict) else None
     if (
-        type(uid) is not str
+        not isinstance(uid, str)
         or not uid
         or review.get("apiVersion") != API_VERSION
         or review.get("kind") != KIND
     ):
         raise _envelope_problem(review, request)
-    assert type(request) is dict  # for mypy: a uid was read from it
+    assert isinstance(request, dict)  # for mypy: a uid was read from it
     gvk = request.get("kind")
-    if type(gvk) is not dict:
+    if not isinstance(gvk, dict):
         raise BadReview("missing request.kind (an object with group, version and kind)", uid)
     group, version, kind_name = gvk.get("group", ""), gvk.get("version"), gvk.get("kind")
-    if type(group) is not str or type(version) is not str or type(kind_name) is not str:
+    if not (isinstance(group, str) and isinstance(version, str) and isinstance(kind_name, str)):
         raise BadReview("request.kind needs string group, version and kind", uid)
     op = request.get("operation")
-    operation = _OPERATIONS.get(op) if type(op) is str else None
+    operation = _OPERATIONS.get(op) if isinstance(op, str) else None
     if operation is None:
         raise BadReview(f"request.operation must be one of {', '.join(_OPERATIONS)}", uid)
-    dry_run = request.get("dryRun", False)
-    if type(dry_run) is not bool:
-        if dry_run is not None:
-            raise BadReview("request.dryRun must be a boolean", uid)
-        dry_run = False
-    # "" when absent (cluster-scoped, no subresource): only a value that is there needs checking.
-    namespace, name = request.get("namespace", ""), request.get("name", "")
-    sub_resource = request.get("subResource", "")
-    # Positional: by keyword the NamedTuple costs ~10,100 CPU instructions instead of ~5,400 (callgrind,
-    # 20,000 constructions), on every request.
+    dry_run = request.get("dryRun")
+    if dry_run is not None and not isinstance(dry_run, bool):
+        raise BadReview("request.dryRun must be a boolean", uid)
     return uid, Request(
-        group,
-        version,
-        kind_name,
-        operation,
-        namespace if type(namespace) is str else _string(namespace, "namespace", uid),
-        name if type(name) is str else _string(name, "name", uid),
-        request.get("object"),
-        request.get("oldObject"),
-        dry_run,
-        sub_resource if type(sub_resource) is str else _string(sub_resource, "subResource", uid),
+        group=group,
+        version=version,
+        kind=kind_name,
+        operation=operation,
+        # Absent or null when cluster-scoped, or without a subresource: then "".
+        namespace=_string(request.get("namespace"), "namespace", uid),
+        name=_string(request.get("name"), "name", uid),
+        object=request.get("object"),
+        old_object=request.get("oldObject"),
+        dry_run=bool(dry_run),
+        sub_resource=_string(request.get("subResource"), "subResource", uid),
     )
 
 

@@ -22,6 +22,7 @@ from serve import App, Message, baseline
 
 from mcp_admission import logs
 from mcp_admission.cli.config import load_config
+from mcp_admission.cli.options import LOG_LEVELS
 from mcp_admission.policies import ALL_POLICIES
 from mcp_admission.webhook.app import create_app
 
@@ -53,7 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("payload", choices=PAYLOADS)
     parser.add_argument("requests", type=int)
-    parser.add_argument("--log", choices=logs.LEVELS, help="configure logging at this level, as serve does")
+    parser.add_argument("--log", choices=LOG_LEVELS, help="configure logging at this level, as serve does")
     parser.add_argument("--baseline", action="store_true", help="the bare endpoint instead of the webhook")
     args = parser.parse_args()
     if args.log:

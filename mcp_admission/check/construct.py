@@ -51,8 +51,8 @@ class Loader(yaml.CSafeLoader):
         self._tags: dict[tuple[str, Implicit], str] = {}
 
     def resolve(self, kind: type[Node], value: Any, implicit: Implicit) -> str:
-        # The C composer asks this for every scalar; keys and many values repeat: a memo of the
-        # resolver's answer (a pure function of its arguments) saved 0.2-0.4 s of 2 s on bench/check.
+        # The C composer asks this for every scalar, and keys and many values repeat: the resolver's
+        # answer is a pure function of its arguments, so it is remembered (bench/README.md, check).
         if kind is not ScalarNode:
             return _resolve(self, kind, value, implicit)
         key = (value, implicit)

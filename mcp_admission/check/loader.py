@@ -38,8 +38,8 @@ DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)  # also where 
 CHECK_RENDERED = "| mcp-admission check -f -"  # how to check what a template renders to
 
 
-# NamedTuples, not frozen dataclasses: quicker to define (importing loader, checker and report, with
-# their 7 types: 13 -> 9 ms of a ~0.25 s start-up) and to build for every object read.
+# NamedTuples, not frozen dataclasses: quicker to define at start-up and to build for every object read
+# (bench/README.md, check).
 
 
 class Source(NamedTuple):

@@ -6,6 +6,7 @@ import argparse
 
 from mcp_admission import exitcodes
 from mcp_admission.audit.lister import DEFAULT_PAGE_SIZE
+from mcp_admission.cli import options
 from mcp_admission.cli.config import load_config
 from mcp_admission.cli.reports import add_output_option, outputs
 from mcp_admission.configfile import ConfigError
@@ -20,28 +21,26 @@ EXIT_CODES = exitcodes.epilog(
 )
 
 
+HELP = "report what the policies would patch, warn about or deny in a live cluster (read-only)"
+DESCRIPTION = (
+    "Read every object of the kinds the policies cover (Services, StatefulSets,\n"
+    "Deployments, ToolHive's resources) from a cluster, page by page, and decide each as the webhook\n"
+    "would decide an UPDATE of it to itself: what the webhook would patch, warn about or deny on its\n"
+    "next write. Writes nothing to the cluster (RBAC: get/list, deploy/base/rbac-audit.yaml). The\n"
+    "report lists MCP workloads, located by the apiserver path they were listed from; other objects\n"
+    "are only counted. Namespaces in excludedNamespaces are skipped. It also says which admission\n"
+    "the cluster runs: mcp-admission's webhook configurations, its admission policies (1.36+),\n"
+    "both or neither (listing those needs list on them in admissionregistration.k8s.io, which the\n"
+    "shipped ClusterRole does not grant; without it the line says so)."
+)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "audit",
-        help="report what the policies would patch, warn about or deny in a live cluster (read-only)",
-        description="Read every object of the kinds the policies cover (Services, StatefulSets,\n"
-        "Deployments, ToolHive's resources) from a cluster, page by page, and decide each as the webhook\n"
-        "would decide an UPDATE of it to itself: what the webhook would patch, warn about or deny on its\n"
-        "next write. Writes nothing to the cluster (RBAC: get/list, deploy/base/rbac-audit.yaml). The\n"
-        "report lists MCP workloads, located by the apiserver path they were listed from; other objects\n"
-        "are only counted. Namespaces in excludedNamespaces are skipped. It also says which admission\n"
-        "the cluster runs: mcp-admission's webhook configurations, its admission policies (1.36+),\n"
-        "both or neither (listing those needs list on them in admissionregistration.k8s.io, which the\n"
-        "shipped ClusterRole does not grant; without it the line says so).",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
+    parser = options.command(subparsers, "audit", HELP, EXIT_CODES, DESCRIPTION)
+    options.KUBECONFIG.add_to(parser)
     parser.add_argument("--context", help="the kubeconfig context to use (default: its current context)")
     parser.add_argument("-n", "--namespace", help="audit this namespace only (default: all namespaces)")
-    parser.add_argument(
-        "--config", metavar="FILE", help="configuration file (default: $MCP_ADMISSION_CONFIG)"
-    )
+    options.add_config(parser)
     add_output_option(parser)
     parser.add_argument("--strict", action="store_true", help="warnings fail the run (exit 1)")
     parser.add_argument(
@@ -79,6 +78,6 @@ def run(args: argparse.Namespace) -> int:
         )
     except KubeError as exc:
         return exitcodes.cannot_start("audit", exc)
-    options = pipeline.Options(args.namespace, args.page_size, args.strict, chosen)
-    outcome = pipeline.run(kube, config, options)
+    run_options = pipeline.Options(args.namespace, args.page_size, args.strict, chosen)
+    outcome = pipeline.run(kube, config, run_options)
     return outcome.report.exit_code if outcome.written else exitcodes.UNUSABLE

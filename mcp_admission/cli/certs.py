@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from mcp_admission import exitcodes, logs
 from mcp_admission.certs.settings import CertSettings
+from mcp_admission.cli import options
 from mcp_admission.cli.config import load_config
-from mcp_admission.configfile import ConfigError, with_overrides
+from mcp_admission.cli.options import Option
+from mcp_admission.configfile import ConfigError
 
 if TYPE_CHECKING:
     from mcp_admission.certs.generate import Bundle
@@ -30,30 +32,103 @@ EXIT_CODES = exitcodes.epilog(
 )
 
 
-def _config_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
+_USES = "its certs: section supplies the defaults of the options below"
+
+
+def _certs(flag: str, field: str, help: str, **declared: Any) -> Option:
+    return Option(flag, help, setting=("certs", field), **declared)
+
+
+_SERVICE = _certs("--service", "service", "Service name", default_help=str(_DEFAULTS.service), metavar="NAME")
+_NAMESPACE = _certs(
+    "--namespace", "namespace", "its namespace", default_help=str(_DEFAULTS.namespace), metavar="NS"
+)
+GENERATE = (
+    _SERVICE,
+    _NAMESPACE,
+    Option("--out", "directory to write ca.crt, tls.crt, tls.key", metavar="DIR", required=True),
+    _certs(
+        "--extra-san",
+        "extra_sans",
+        "another DNS name or IP address for the certificate (repeatable), e.g. 127.0.0.1, localhost",
+        action="append",
+        metavar="NAME",
+    ),
+    _certs(
+        "--key-type", "key_type", "key algorithm", default_help=str(_DEFAULTS.key_type), choices=KEY_TYPES
+    ),
+    _certs(
+        "--rsa-bits",
+        "rsa_bits",
+        "RSA key size, 2048 or more",
+        default_help=str(_DEFAULTS.rsa_bits),
+        type=int,
+        metavar="BITS",
+    ),
+    _certs(
+        "--ca-days",
+        "ca_validity_days",
+        "CA validity in days",
+        default_help=str(_DEFAULTS.ca_validity_days),
+        metavar="DAYS",
+        type=int,
+    ),
+    _certs(
+        "--days",
+        "validity_days",
+        "serving certificate validity in days",
+        default_help=str(_DEFAULTS.validity_days),
+        metavar="DAYS",
+        type=int,
+    ),
+    Option(
+        "--ca-cert", "sign with this existing CA instead of making a new one (needs --ca-key)", metavar="FILE"
+    ),
+    Option("--ca-key", "the existing CA's private key", metavar="FILE"),
+    Option(
+        "--ca-key-out",
+        "also write the new CA's private key here (mode 0600); by default it is not kept",
         metavar="FILE",
-        help="configuration file (default: $MCP_ADMISSION_CONFIG, else built-in defaults); "
-        "its certs: section supplies the defaults of the options below",
-    )
+    ),
+)
+VERIFY = (
+    Option("--dir", "directory with ca.crt, tls.crt, tls.key", metavar="DIR", required=True),
+    Option("--service", "also check the names for this Service"),
+    Option("--namespace", "namespace of --service", default_help="default"),
+)
+ENSURE = (
+    replace(_NAMESPACE, help="namespace of the Secrets", default_help=str(_DEFAULTS.namespace)),
+    replace(_SERVICE, help="the webhook's Service", default_help=str(_DEFAULTS.service)),
+    options.KUBECONFIG,
+    options.LOG_LEVEL,
+)
+
+
+_VERIFY_HELP = "check ca.crt, tls.crt and tls.key in a directory: pair, CA, names, expiry"
+_ENSURE_HELP = "in-cluster, one pass: create or renew the CA and serving Secrets, inject the caBundle"
+_ENSURE_DESCRIPTION = (
+    "Keep the CA and serving certificate in Secrets of the product's namespace, renew what "
+    "is due (CA rotation keeps the old CA trusted during an overlap), and write the caBundle into "
+    "this product's webhook configurations. Safe to run from several places at once. `serve "
+    "--manage-certs` runs the same pass at start and periodically."
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+    parser = options.command(
+        subparsers,
         "certs",
         help="make, check and rotate the webhook's TLS certificates (no cert-manager needed)",
         description="Certificates for the admission webhook: a CA and a serving certificate for its Service.",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="certs_command", required=True, metavar="ACTION")
 
-    gen = commands.add_parser(
+    gen = options.command(
+        commands,
         "generate",
         help="write a new CA and serving certificate to a directory",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Write ca.crt, tls.crt and tls.key (mode 0600) for SERVICE in NAMESPACE, each replaced\n"
         "atomically. The certificate names SERVICE, SERVICE.NS, SERVICE.NS.svc and\n"
         "SERVICE.NS.svc.cluster.local, plus every --extra-san.\n\n"
@@ -62,90 +137,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         f"serving certificate {_DEFAULTS.validity_days} days (between Kyverno's 150 and cert-controller's\n"
         "365: `certs ensure` renews it with a third of its life, 60 days, left; the server reloads it).",
     )
-    gen.add_argument("--service", help=f"Service name (default: {_DEFAULTS.service})")
-    gen.add_argument("--namespace", help=f"its namespace (default: {_DEFAULTS.namespace})")
-    gen.add_argument(
-        "--out", required=True, metavar="DIR", help="directory to write ca.crt, tls.crt, tls.key"
-    )
-    gen.add_argument(
-        "--extra-san",
-        action="append",
-        default=None,
-        metavar="NAME",
-        help="another DNS name or IP address for the certificate (repeatable), e.g. 127.0.0.1, localhost",
-    )
-    gen.add_argument("--key-type", choices=KEY_TYPES, help=f"key algorithm (default: {_DEFAULTS.key_type})")
-    gen.add_argument(
-        "--rsa-bits", type=int, help=f"RSA key size, 2048 or more (default: {_DEFAULTS.rsa_bits})"
-    )
-    gen.add_argument(
-        "--ca-days", type=int, help=f"CA validity in days (default: {_DEFAULTS.ca_validity_days})"
-    )
-    gen.add_argument(
-        "--days", type=int, help=f"serving certificate validity in days (default: {_DEFAULTS.validity_days})"
-    )
-    gen.add_argument(
-        "--ca-cert",
-        metavar="FILE",
-        help="sign with this existing CA instead of making a new one (needs --ca-key)",
-    )
-    gen.add_argument("--ca-key", metavar="FILE", help="the existing CA's private key")
-    gen.add_argument(
-        "--ca-key-out",
-        metavar="FILE",
-        help="also write the new CA's private key here (mode 0600); by default it is not kept",
-    )
-    _config_option(gen)
+    options.add(gen, GENERATE)
+    options.add_config(gen, _USES)
     gen.set_defaults(func=run_generate)
 
-    verify = commands.add_parser(
-        "verify",
-        help="check ca.crt, tls.crt and tls.key in a directory: pair, CA, names, expiry",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    verify.add_argument("--dir", required=True, metavar="DIR", help="directory with ca.crt, tls.crt, tls.key")
-    verify.add_argument("--service", help="also check the names for this Service")
-    verify.add_argument("--namespace", help="namespace of --service")
+    verify = options.command(commands, "verify", _VERIFY_HELP, EXIT_CODES)
+    options.add(verify, VERIFY)
     verify.set_defaults(func=run_verify)
 
-    ensure = commands.add_parser(
-        "ensure",
-        help="in-cluster, one pass: create or renew the CA and serving Secrets, inject the caBundle",
-        description="Keep the CA and serving certificate in Secrets of the product's namespace, renew what "
-        "is due (CA rotation keeps the old CA trusted during an overlap), and write the caBundle into "
-        "this product's webhook configurations. Safe to run from several places at once. `serve "
-        "--manage-certs` runs the same pass at start and periodically.",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    ensure.add_argument("--namespace", help=f"namespace of the Secrets (default: {_DEFAULTS.namespace})")
-    ensure.add_argument("--service", help=f"the webhook's Service (default: {_DEFAULTS.service})")
-    ensure.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig (default: in-cluster, else ~/.kube)")
-    _config_option(ensure)
-    logs.add_level_option(ensure)
+    ensure = options.command(commands, "ensure", _ENSURE_HELP, EXIT_CODES, _ENSURE_DESCRIPTION)
+    options.add(ensure, ENSURE)
+    options.add_config(ensure, _USES)
     ensure.set_defaults(func=run_ensure)
 
 
-_OPTIONS = {
-    "service": "--service",
-    "namespace": "--namespace",
-    "extra_sans": "--extra-san",
-    "key_type": "--key-type",
-    "rsa_bits": "--rsa-bits",
-    "ca_validity_days": "--ca-days",
-    "validity_days": "--days",
-}
-
-
-def _settings(args: argparse.Namespace, **overrides: object) -> CertSettings:
-    """The config file's certs: section with the given options on top; ConfigError names a bad option."""
-    return with_overrides(load_config(args.config).certs, overrides, _OPTIONS)
-
-
-def _fail(message: str, code: int = exitcodes.UNUSABLE) -> int:
-    print(f"mcp-admission certs: {message}", file=sys.stderr)
-    return code
+def _settings(args: argparse.Namespace, table: tuple[Option, ...]) -> CertSettings:
+    """The config file's certs: section with the options given on top; ConfigError names a bad option."""
+    return options.resolve(load_config(args.config).certs, table, args, os.environ)
 
 
 def _read(path: str, what: str) -> bytes:
@@ -173,27 +181,20 @@ def run_generate(args: argparse.Namespace) -> int:
     from mcp_admission.certs.pem import CertError
 
     if bool(args.ca_cert) != bool(args.ca_key):
-        return _fail("--ca-cert and --ca-key go together")
+        return exitcodes.cannot_start("certs", "--ca-cert and --ca-key go together")
     if args.ca_cert and args.ca_key_out:
-        return _fail("--ca-key-out is for a new CA; with --ca-cert the CA key stays where it is")
-    try:
-        settings = _settings(
-            args,
-            service=args.service,
-            namespace=args.namespace,
-            extra_sans=tuple(args.extra_san) if args.extra_san else None,
-            key_type=args.key_type,
-            rsa_bits=args.rsa_bits,
-            ca_validity_days=args.ca_days,
-            validity_days=args.days,
+        return exitcodes.cannot_start(
+            "certs", "--ca-key-out is for a new CA; with --ca-cert the CA key stays where it is"
         )
+    try:
+        settings = _settings(args, GENERATE)
         bundle = _signed_with(args, settings) if args.ca_cert else bundle_for(settings)
         if args.ca_key_out:
             out = Path(args.ca_key_out)
             write_files(out.parent, {out.name: (bundle.ca_key_pem, 0o600)})
         write_bundle(bundle, args.out)
     except (CertError, ConfigError) as exc:
-        return _fail(str(exc))
+        return exitcodes.cannot_start("certs", exc)
     names = ", ".join(service_names(settings.service, settings.namespace, settings.extra_sans))
     print(f"wrote {os.path.join(args.out, 'ca.crt')}, tls.crt, tls.key for {names}")
     return exitcodes.OK
@@ -222,7 +223,7 @@ def run_verify(args: argparse.Namespace) -> int:
             if missing:
                 raise CertError(f"{directory / 'tls.crt'}: does not name {', '.join(missing)}")
     except CertError as exc:
-        return _fail(str(exc))
+        return exitcodes.cannot_start("certs", exc)
     print(
         f"ok: {describe(leaf)} signed by {describe(ca)}; expires {leaf.not_valid_after_utc:%Y-%m-%d}, "
         f"CA expires {ca.not_valid_after_utc:%Y-%m-%d}; names: {', '.join(sorted(cert_names(leaf)))}"
@@ -240,11 +241,11 @@ def run_ensure(args: argparse.Namespace) -> int:
     from mcp_admission.kube import Kube, KubeError, api_client
 
     try:
-        logs.configure(logs.level_from(args.log_level, os.environ))
-        settings = _settings(args, namespace=args.namespace, service=args.service)
+        logs.configure(options.log_level(args, os.environ))
+        settings = _settings(args, ENSURE)
         client = api_client(args.kubeconfig, component=CERTS_COMPONENT)
     except (ConfigError, KubeError) as exc:
-        return _fail(str(exc))
+        return exitcodes.cannot_start("certs", exc)
     try:
         with client:
             # One pass, no metrics endpoint: its counts go to a registry nobody serves.

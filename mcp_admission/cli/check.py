@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from mcp_admission import exitcodes
+from mcp_admission.cli import options
 from mcp_admission.cli.reports import add_output_option, outputs
 from mcp_admission.configfile import ConfigError, config_file
 from mcp_admission.policies import PolicyConfig
@@ -41,15 +42,15 @@ what is read:
 """
 
 
+HELP = "check manifests against the policies, offline (for CI)"
+DESCRIPTION = (
+    "Run the webhook's decisions on manifests: each object is defaulted as the apiserver "
+    "would, then mutated and validated. Objects are CREATEs, or UPDATEs when --old has them."
+)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "check",
-        help="check manifests against the policies, offline (for CI)",
-        description="Run the webhook's decisions on manifests: each object is defaulted as the apiserver "
-        "would, then mutated and validated. Objects are CREATEs, or UPDATEs when --old has them.",
-        epilog=READING + EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = options.command(subparsers, "check", HELP, READING + EXIT_CODES, DESCRIPTION)
     parser.add_argument(
         "-f",
         "--filename",
@@ -89,17 +90,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "the input's own directory (fixed in place) or a new one (a full copy); or as one stream to stdout "
         "with '-' (the report then goes to stderr)",
     )
-    parser.add_argument(
-        "--config", metavar="FILE", help="configuration file (default: $MCP_ADMISSION_CONFIG)"
-    )
+    options.add_config(parser)
     parser.add_argument("-n", "--namespace", default="default", help="namespace of objects that name none")
     parser.add_argument("--strict", action="store_true", help="warnings fail the run (exit 1)")
     parser.set_defaults(func=run)
 
 
 def _load_config(path: str | None) -> PolicyConfig:
-    """The configuration file's, else the engine's defaults without even importing the models of the
-    other parts' sections (webhook, reconciler, certs: 4 % of the start-up, 909 -> 874 M instructions)."""
+    """The configuration file's, else the engine's defaults without importing the other parts' models
+    (webhook, reconciler, certs): a share of check's start-up (bench/README.md)."""
     if config_file(path) is None:
         return PolicyConfig()
     from mcp_admission.cli.config import load_config  # the whole file: its other sections are checked too
@@ -122,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(chosen, str):
         return exitcodes.cannot_start("check", chosen)
 
-    options = pipeline.Options(
+    run_options = pipeline.Options(
         inputs=given,
         old=args.old,
         exclude=args.exclude,
@@ -132,5 +131,5 @@ def run(args: argparse.Namespace) -> int:
         strict=args.strict,
         outputs=chosen,
     )
-    outcome = pipeline.run(options, config)
+    outcome = pipeline.run(run_options, config)
     return outcome.report.exit_code if outcome.written else exitcodes.UNUSABLE

@@ -12,48 +12,56 @@ import uuid
 from typing import Any
 
 from mcp_admission import environment, exitcodes, logs
+from mcp_admission.cli import options
 from mcp_admission.cli.config import load_config
-from mcp_admission.configfile import ConfigError, with_overrides
+from mcp_admission.cli.options import Option
+from mcp_admission.configfile import ConfigError
 
 ONCE_TIMEOUT = 120  # seconds a --once pass may take, retries included
-OPTION_NAMES = {"leader_elect": "--leader-elect", "metrics_port": "--metrics-port"}
-
-
-def register(commands: Any) -> None:
-    parser = commands.add_parser(
-        "reconcile",
-        help="create, repair and remove the Services of MCP StatefulSets (server-side apply, leader-elected)",
-        description=(
-            "Watch MCP StatefulSets and keep their headless and sticky Services as policy wants; remove"
-            " ours that a StatefulSet no longer needs (never its governing serviceName)."
-        ),
-        epilog=exitcodes.epilog(
-            failed="--once: the pass did not complete; else: the Lease was lost (restarted, it rejoins)",
-            unusable="a bad option, configuration, log level, kubeconfig or metrics port",
-            ok="stopped by SIGTERM or SIGINT, or --once completed",
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
-    parser.add_argument("--config", help="configuration file (default: $MCP_ADMISSION_CONFIG)")
-    parser.add_argument(
+OPTIONS = (
+    options.KUBECONFIG,
+    Option(
         "--namespace",
+        "watch only this namespace (repeatable; default: the config's reconciler.namespaces, else all)",
         action="append",
         default=[],
         metavar="NS",
-        help="watch only this namespace (repeatable; default: reconciler.namespaces, else all)",
-    )
-    parser.add_argument("--once", action="store_true", help="one full pass, then exit (no leader election)")
-    parser.add_argument(
+    ),
+    Option("--once", "one full pass, then exit (no leader election)", action="store_true"),
+    Option(
         "--leader-elect",
+        "hold a Lease so one replica is active",
+        setting=("reconciler", "leader_elect"),
+        default_help="true",
         action=argparse.BooleanOptionalAction,
-        default=None,
-        help="hold a Lease so one replica is active (default: reconciler.leaderElect, true)",
-    )
-    parser.add_argument(
-        "--metrics-port", type=int, help="Prometheus port (0: none; default: reconciler.metricsPort)"
-    )
-    logs.add_level_option(parser)
+    ),
+    Option(
+        "--metrics-port",
+        "Prometheus /metrics port, 0: none",
+        setting=("reconciler", "metrics_port"),
+        type=int,
+        metavar="PORT",
+    ),
+    options.LOG_LEVEL,
+)
+
+
+HELP = "create, repair and remove the Services of MCP StatefulSets (server-side apply, leader-elected)"
+DESCRIPTION = (
+    "Watch MCP StatefulSets and keep their headless and sticky Services as policy wants; remove"
+    " ours that a StatefulSet no longer needs (never its governing serviceName)."
+)
+EXIT_CODES = exitcodes.epilog(
+    failed="--once: the pass did not complete; else: the Lease was lost (restarted, it rejoins)",
+    unusable="a bad option, configuration, log level, kubeconfig or metrics port",
+    ok="stopped by SIGTERM or SIGINT, or --once completed",
+)
+
+
+def register(commands: Any) -> None:
+    parser = options.command(commands, "reconcile", HELP, EXIT_CODES, DESCRIPTION)
+    options.add_config(parser, "its reconciler: section supplies the defaults of the options below")
+    options.add(parser, OPTIONS)
     parser.set_defaults(func=run)
 
 
@@ -68,10 +76,9 @@ def run(args: argparse.Namespace) -> int:
     from mcp_admission.reconciler.metrics import ReconcilerMetrics
 
     try:
-        logs.configure(logs.level_from(args.log_level, os.environ))
+        logs.configure(options.log_level(args, os.environ))
         config = load_config(args.config)
-        overrides = {"leader_elect": args.leader_elect, "metrics_port": args.metrics_port}
-        settings = with_overrides(config.reconciler, overrides, OPTION_NAMES)
+        settings = options.resolve(config.reconciler, OPTIONS, args, os.environ)
     except ConfigError as exc:
         return exitcodes.cannot_start("reconcile", exc)
     try:

@@ -8,93 +8,74 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Mapping
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from mcp_admission import environment, exitcodes, logs
+from mcp_admission.cli import options
 from mcp_admission.cli.config import Config, load_config
-from mcp_admission.configfile import ConfigError, with_overrides
+from mcp_admission.cli.options import Option
+from mcp_admission.configfile import ConfigError
 from mcp_admission.webhook.settings import WebhookSettings
 
 log = logging.getLogger("mcp_admission.webhook")
 
-# WebhookSettings field → (flag, environment variable, argparse type, help)
-OPTIONS: dict[str, tuple[str, str, Any, str]] = {
-    "host": ("--host", environment.SERVE_HOST, str, "address to listen on (default 0.0.0.0)"),
-    "port": ("--port", environment.SERVE_PORT, int, "HTTPS port for /mutate, /validate, /healthz, /readyz"),
-    "metrics_port": (
-        "--metrics-port",
-        environment.SERVE_METRICS_PORT,
-        int,
-        "plain-HTTP /metrics port, 0: off",
+
+def _setting(field: str, env: str, kind: type, metavar: str, text: str, default: str | None = None) -> Option:
+    """A `webhook:` setting that --FIELD, then the variable `env`, override."""
+    flag = "--" + field.replace("_", "-")
+    setting = ("webhook", field)
+    return Option(flag, text, setting, env, kind, metavar, default_help=default)
+
+
+OPTIONS = (
+    _setting("host", environment.SERVE_HOST, str, "ADDRESS", "address to listen on", default="0.0.0.0"),
+    _setting(
+        "port", environment.SERVE_PORT, int, "PORT", "HTTPS port for /mutate, /validate, /healthz, /readyz"
     ),
-    "cert_file": (
-        "--cert-file",
-        environment.SERVE_CERT_FILE,
-        str,
-        "serving certificate (PEM), reloaded on change",
+    _setting("metrics_port", environment.SERVE_METRICS_PORT, int, "PORT", "plain-HTTP /metrics port, 0: off"),
+    _setting(
+        "cert_file", environment.SERVE_CERT_FILE, str, "FILE", "serving certificate (PEM), reloaded on change"
     ),
-    "key_file": ("--key-file", environment.SERVE_KEY_FILE, str, "its private key (PEM)"),
-    "grace_period": (
-        "--grace-period",
-        environment.SERVE_GRACE_PERIOD,
-        int,
-        "seconds to finish requests on SIGTERM",
+    _setting("key_file", environment.SERVE_KEY_FILE, str, "FILE", "its private key (PEM)"),
+    _setting("grace_period", environment.SERVE_GRACE_PERIOD, int, "SECONDS", "to finish requests on SIGTERM"),
+    _setting("max_body_bytes", environment.SERVE_MAX_BODY_BYTES, int, "BYTES", "larger bodies get 413"),
+    options.LOG_LEVEL,
+    Option(
+        "--manage-certs",
+        "in-cluster: also keep the CA and serving certificate Secrets and the caBundle up to date "
+        "(the `certs:` section; the same work as `mcp-admission certs ensure`, repeated)",
+        action="store_true",
     ),
-    "max_body_bytes": ("--max-body-bytes", environment.SERVE_MAX_BODY_BYTES, int, "larger bodies get 413"),
-}
+    replace(options.KUBECONFIG, help="with --manage-certs: kubeconfig file"),
+    Option(
+        "--dev",
+        "development only: make a throwaway CA and serving certificate for localhost/127.0.0.1 in a "
+        "temporary directory, listen on 127.0.0.1, and print where the CA is",
+        action="store_true",
+    ),
+)
 DEV_SANS = ("localhost", "127.0.0.1", "::1")
 
 
+HELP = "run the admission webhook (HTTPS) and its metrics endpoint"
+DESCRIPTION = (
+    "Run the admission webhook. Each option falls back to its environment variable, then "
+    "to the `webhook:` section of the configuration file."
+)
+EXIT_CODES = exitcodes.epilog(
+    failed="the server failed while running (TLS refused the certificate, the port is taken)",
+    unusable="a bad option, configuration, log level or unreadable certificate/key file",
+    ok="stopped by SIGTERM or SIGINT after finishing its requests",
+)
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser(
-        "serve",
-        help="run the admission webhook (HTTPS) and its metrics endpoint",
-        description="Run the admission webhook. Each option falls back to its environment variable, then "
-        "to the `webhook:` section of the configuration file.",
-        epilog=exitcodes.epilog(
-            failed="the server failed while running (TLS refused the certificate, the port is taken)",
-            unusable="a bad option, configuration, log level or unreadable certificate/key file",
-            ok="stopped by SIGTERM or SIGINT after finishing its requests",
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--config", help=f"configuration file (env {environment.CONFIG})")
-    for flag, env, kind, text in OPTIONS.values():
-        parser.add_argument(flag, type=kind, default=None, help=f"{text} (env {env})")
-    logs.add_level_option(parser)
-    parser.add_argument(
-        "--manage-certs",
-        action="store_true",
-        help="in-cluster: also keep the CA and serving certificate Secrets and the caBundle up to date "
-        "(the `certs:` section; the same work as `mcp-admission certs ensure`, repeated)",
-    )
-    parser.add_argument(
-        "--kubeconfig", help="with --manage-certs: kubeconfig (default: in-cluster, else ~/.kube)"
-    )
-    parser.add_argument(
-        "--dev",
-        action="store_true",
-        help="development only: make a throwaway CA and serving certificate for localhost/127.0.0.1 in a "
-        "temporary directory, listen on 127.0.0.1, and print where the CA is",
-    )
+    parser = options.command(commands, "serve", HELP, EXIT_CODES, DESCRIPTION)
+    options.add_config(parser, "its webhook: section supplies the defaults of the options below")
+    options.add(parser, OPTIONS)
     parser.set_defaults(func=run)
-
-
-def resolve_settings(
-    base: WebhookSettings, args: argparse.Namespace, environ: Mapping[str, str]
-) -> WebhookSettings:
-    """The settings in force; a bad value raises ConfigError naming the flag or variable it came from."""
-    overrides: dict[str, object] = {}
-    names: dict[str, str] = {}
-    for field, (flag, env, _, _) in OPTIONS.items():
-        if getattr(args, field) is not None:
-            overrides[field], names[field] = getattr(args, field), flag
-        elif environ.get(env):
-            overrides[field], names[field] = environ[env], env
-    return with_overrides(base, overrides, names)
 
 
 def _configure(args: argparse.Namespace) -> tuple[Config, WebhookSettings]:
@@ -103,7 +84,7 @@ def _configure(args: argparse.Namespace) -> tuple[Config, WebhookSettings]:
     base = config.webhook
     if args.dev:  # a different default only: --host and MCP_ADMISSION_HOST still win
         base = base.model_copy(update={"host": "127.0.0.1"})
-    return config, resolve_settings(base, args, os.environ)
+    return config, options.resolve(base, OPTIONS, args, os.environ)
 
 
 def _dev_certificates(settings: WebhookSettings, directory: str) -> WebhookSettings:
@@ -132,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     from mcp_admission.webhook.server import Companion, WebhookServer, run_until_stopped
 
     try:
-        logs.configure(logs.level_from(args.log_level, os.environ))
+        logs.configure(options.log_level(args, os.environ))
         config, settings = _configure(args)
     except ConfigError as exc:
         return exitcodes.cannot_start("serve", exc)
@@ -142,8 +123,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 settings = _dev_certificates(settings, directory)
             except CertError as exc:
-                print(f"mcp-admission serve --dev: {exc}", file=sys.stderr)
-                return exitcodes.FAILED
+                return exitcodes.failed("serve --dev", exc)
         for path in (settings.cert_file, settings.key_file):
             if not os.access(path, os.R_OK):
                 return exitcodes.cannot_start("serve", f"cannot read {path} (see --cert-file/--key-file)")
@@ -176,6 +156,5 @@ def run(args: argparse.Namespace) -> int:
         try:
             run_until_stopped(server)
         except (OSError, CertError) as exc:  # e.g. a certificate/key pair that TLS refuses
-            print(f"mcp-admission serve: {exc}", file=sys.stderr)
-            return exitcodes.FAILED
+            return exitcodes.failed("serve", exc)
     return exitcodes.OK

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from mcp_admission import exitcodes
+from mcp_admission.cli import options
 from mcp_admission.cli.config import Config, load_config
 from mcp_admission.configfile import ConfigError
 
@@ -15,27 +16,22 @@ EXIT_CODES = exitcodes.epilog(
 )
 
 
+HELP = "print the webhook configurations for a configuration file (what deploy/ installs)"
+DESCRIPTION = (
+    "Print the MutatingWebhookConfiguration and ValidatingWebhookConfiguration for a\n"
+    "configuration file: rules from the registered policies, namespaces from excludedNamespaces and,\n"
+    "for Kubernetes 1.30+, matchConditions (CEL) with which the apiserver sends only the writes the\n"
+    "engine decides: MCP workloads by its own rules, workloads.optInLabel and workloads.selectors\n"
+    "included. Render again after changing those.\n\n"
+    "deploy/components/webhooks/webhooks.yaml is this for deploy/base/config.yaml,\n"
+    "deploy/components/legacy/webhooks.yaml the same with --legacy, and\n"
+    "deploy/overlays/admission-policies/admission-policies.yaml the same with --admission-policies."
+)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "webhooks",
-        help="print the webhook configurations for a configuration file (what deploy/ installs)",
-        description="Print the MutatingWebhookConfiguration and ValidatingWebhookConfiguration for a\n"
-        "configuration file: rules from the registered policies, namespaces from excludedNamespaces and,\n"
-        "for Kubernetes 1.30+, matchConditions (CEL) with which the apiserver sends only the writes the\n"
-        "engine decides: MCP workloads by its own rules, workloads.optInLabel and workloads.selectors\n"
-        "included. Render again after changing those.\n\n"
-        "deploy/components/webhooks/webhooks.yaml is this for deploy/base/config.yaml,\n"
-        "deploy/components/legacy/webhooks.yaml the same with --legacy, and\n"
-        "deploy/overlays/admission-policies/admission-policies.yaml the same with --admission-policies.",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--config",
-        metavar="FILE",
-        help="configuration file (default: $MCP_ADMISSION_CONFIG, else built-in defaults); its certs: "
-        "section names the webhook's Service and the two configurations",
-    )
+    parser = options.command(subparsers, "webhooks", HELP, EXIT_CODES, DESCRIPTION)
+    options.add_config(parser, "its certs: section names the webhook's Service and the two configurations")
     parser.add_argument(
         "--legacy",
         action="store_true",

@@ -277,7 +277,12 @@ def test_the_shipped_containers_start_under_every_service_link_variable(cluster:
             lambda: [line for line in standby.json_lines() if line["message"].startswith("standing by")],
             "the standby to say who holds the Lease",
         )
-        assert said[0]["holder"] == holder and said[0]["lease"] == "mcp-admission/mcp-admission-reconciler"
+        assert said[0]["holder"] == holder
+        assert (said[0]["kind"], said[0]["namespace"], said[0]["name"]) == (
+            "Lease",
+            "mcp-admission",
+            "mcp-admission-reconciler",
+        )
     finally:
         assert standby.stop() == 0, standby.log.read_text()
 

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from mcp_admission.logs import JSONFormatter
+from mcp_admission.logs import JSONFormatter, ObjectLog
 from mcp_admission.policies import ALLOW, Decision, Finding, Operation, Phase, PolicyError
 from mcp_admission.webhook.decision_log import DecisionLog
 from mcp_admission.webhook.metrics import BUCKETS, DecisionMetrics
@@ -105,3 +105,33 @@ def test_a_decision_line_reads_like_every_other_log_line(monkeypatch: pytest.Mon
     assert first["warnings"] == ["a\nb"] and first["uid"] == "u-1"
     assert first["odd"] == str({1, 2})  # anything orjson cannot write is written as its str()
     assert len(first["time"]) == len(formatted["time"]) == len("2026-11-21T15:45:40.123+00:00")
+
+
+def test_an_object_logger_puts_the_object_in_fields_of_every_line() -> None:
+    """The reconciler's and certs' lines name their object as fields (filterable), not in the text."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JSONFormatter())
+    logger = logging.getLogger("tests.object-log")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        sts = ObjectLog.for_key(logger, "StatefulSet", "tools/fetch")
+        sts.info("applied Service %s", "mcp-fetch", extra={"fields": {"service": "mcp-fetch"}})
+        ObjectLog.for_key(logger, "MutatingWebhookConfiguration", "mcp-admission").warning("changed")
+    finally:
+        logger.removeHandler(handler)
+    applied, changed = (orjson.loads(line) for line in out.getvalue().splitlines())
+    assert applied["message"] == "applied Service mcp-fetch"
+    assert {k: applied[k] for k in ("kind", "namespace", "name", "service")} == {
+        "kind": "StatefulSet",
+        "namespace": "tools",
+        "name": "fetch",
+        "service": "mcp-fetch",
+    }
+    assert (changed["kind"], changed["namespace"], changed["name"]) == (
+        "MutatingWebhookConfiguration",
+        "",
+        "mcp-admission",
+    )
