@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+import yaml
 from hypothesis import settings as hypothesis_settings
 
 # Property tests draw the same examples on every run: a draw that happens to miss a case must not turn
@@ -250,15 +251,51 @@ def existing_cluster() -> ControlPlane:
 
 @pytest.fixture(scope="session")
 def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    """One shared control plane for the certs and reconciler tests (each test uses its own namespace).
+    """The one control plane of the session: every cluster test but tests/node (a node of its own) and
+    the two that need a plane no one else touches (an apiserver restarted, a cluster without the CRDs).
 
-    Tests that register admission webhooks cluster-wide (tests/e2e) start their own instead.
+    Namespaced objects go into each test's own namespaces. What is cluster-wide (webhook configurations,
+    a reconciler of every namespace) is installed by a package-scoped fixture (`cluster_wide`) and removed
+    when that package ends, so no two packages' cluster-wide parts meet.
     """
     if EXISTING_KUBECONFIG:
         yield existing_cluster()
         return
     with running_control_plane(tmp_path_factory.mktemp("kube")) as plane:
         yield plane
+
+
+@pytest.fixture(scope="session")
+def cluster_wide(control_plane: ControlPlane) -> ControlPlane:
+    """The shared plane, for a package that installs cluster-wide parts (and removes them at its end).
+
+    Never an existing cluster's: those parts would meet whatever else runs there.
+    """
+    if EXISTING_KUBECONFIG:
+        pytest.skip(
+            f"{NOT_RUN}: it installs cluster-wide webhooks or a reconciler of every namespace, and "
+            f"MCP_ADMISSION_TEST_KUBECONFIG={EXISTING_KUBECONFIG} selects an existing cluster; unset it to "
+            "run this test"
+        )
+    return control_plane
+
+
+@pytest.fixture(scope="session")
+def toolhive_crds(control_plane: ControlPlane, toolhive: Path) -> None:
+    """ToolHive's CRDs (made loadable on v1.20) installed and established, once per session."""
+    crds = toolhive / "crds-k8s-1.20"
+    names = [
+        f"crd/{yaml.safe_load(path.read_text())['metadata']['name']}" for path in sorted(crds.glob("*.yaml"))
+    ]
+    # Server-side: the VirtualMCPServer CRD is too large for client-side apply's annotation; and another
+    # session on the same cluster may have installed them already.
+    for args in (
+        ["apply", "--server-side", "--force-conflicts", "-f", str(crds)],
+        ["wait", "--for", "condition=established", "--timeout=60s", *names],
+    ):
+        argv = [control_plane.kubectl, "--kubeconfig", str(control_plane.kubeconfig), *args]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"kubectl {' '.join(args)}:\n{done.stderr}"
 
 
 @pytest.fixture(scope="session")

@@ -154,18 +154,6 @@ def kubectl(control_plane: ControlPlane) -> Kubectl:
     return Kubectl(control_plane.kubectl, control_plane.kubeconfig)
 
 
-@pytest.fixture(scope="session")
-def toolhive_crds(kubectl: Kubectl, toolhive: Path) -> None:
-    # Server-side: the VirtualMCPServer CRD is too large for client-side apply's annotation; and another
-    # session on the same cluster may have installed them already.
-    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(toolhive / TOOLHIVE_CRDS))
-    names = [
-        f"crd/{yaml.safe_load(p.read_text())['metadata']['name']}"
-        for p in (toolhive / TOOLHIVE_CRDS).glob("*")
-    ]
-    kubectl("wait", "--for", "condition=established", "--timeout=60s", *names)
-
-
 def config_file(path: Path, excluded: str, **policies: Any) -> Path:
     document = {"excludedNamespaces": ["kube-system", excluded], "policies": policies}
     path.write_text(yaml.safe_dump(document))
