@@ -34,6 +34,7 @@ from mcp_admission.policies.engine.workloads import (
 )
 from mcp_admission.records import validate
 from tests.check.runner import console_script
+from tests.support import share_of_profile
 
 from .adversarial import BEFORE
 from .apiserver import ENVIRONMENT, compile_conditions
@@ -215,7 +216,7 @@ def test_a_large_configuration_stays_within_the_limits() -> None:
     assert _costs(recognition)[0] < PER_CALL_LIMIT / 100  # what does not loop is under 1% of the limit
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=share_of_profile(0.6), deadline=None)
 @given(configs)
 def test_every_configuration_renders_configurations_the_apiserver_accepts(config: PolicyConfig) -> None:
     for legacy in (False, True):
@@ -398,7 +399,7 @@ def test_the_shipped_admission_policies_are_accepted() -> None:
         check_policy_accepted(obj)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=share_of_profile(0.3), deadline=None)
 @given(configs)
 def test_every_configuration_renders_admission_policies_the_apiserver_accepts(config: PolicyConfig) -> None:
     from mcp_admission.deploy.admission_policies import admission_policies

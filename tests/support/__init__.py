@@ -9,7 +9,15 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+from hypothesis import settings
+
 T = TypeVar("T")
+
+
+def share_of_profile(share: float) -> int:
+    """`max_examples` for a property whose examples are expensive (a helm or CEL run each): this share of
+    the loaded Hypothesis profile's count (tests/conftest.py), so a thorough run draws more of them too."""
+    return max(1, round(settings().max_examples * share))
 
 
 def free_port() -> int:
