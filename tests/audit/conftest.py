@@ -19,8 +19,8 @@ from mcp_admission.policies import POLICY_IDS
 from tests.check.runner import Run, console_script
 from tests.conftest import ControlPlane
 from tests.e2e.harness import Kubectl, Obj
-from tests.e2e.objects import mcpserver, service, statefulset
 from tests.support import eventually
+from tests.support.objects import mcpserver, service, statefulset
 
 TOOLHIVE_CRDS = "crds-k8s-1.20"  # the CRDs made loadable on v1.20 (see the fixtures' README)
 # Every kind the objects below have, as kubectl names them.

@@ -10,7 +10,7 @@ import yaml
 
 from tests.conftest import ControlPlane
 from tests.e2e.harness import Kubectl
-from tests.e2e.objects import mcpserver, service
+from tests.support.objects import mcpserver, service
 
 from .conftest import TOOLHIVE_CRDS, audit, create, entries
 

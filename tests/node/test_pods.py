@@ -12,8 +12,8 @@ import pytest
 
 from tests.conftest import ControlPlane
 from tests.e2e.harness import Kubectl, dump, policy_warnings
-from tests.e2e.objects import OPT_IN, mcpserver, service, statefulset
 from tests.support import eventually
+from tests.support.objects import OPT_IN, mcpserver, service, statefulset
 
 from .conftest import NS, ROLLOUT_TIMEOUT, pods
 from .stream import Stream

@@ -1,6 +1,7 @@
 """Small helpers every test area shares: a free loopback port, waiting for a condition, and the variables
 the kubelet gives a container for the Services beside it. Helpers of several areas live in its modules
-(kube: objects and lookups for cluster tests; reconciler: a running Reconciler)."""
+(kube: objects and lookups for cluster tests; reconciler: a running Reconciler; objects: the manifests the
+cluster tests apply; toolhive_operator: ToolHive's operator Deployment as its chart renders it)."""
 
 from __future__ import annotations
 
