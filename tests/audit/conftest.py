@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from mcp_admission.policies import POLICY_IDS
-from tests.check.runner import Run, console_script
+from tests.check.runner import Run, console_script, in_process
 from tests.conftest import ControlPlane
 from tests.e2e.harness import Kubectl, Obj
 from tests.support import eventually
@@ -27,12 +27,13 @@ TOOLHIVE_CRDS = "crds-k8s-1.20"  # the CRDs made loadable on v1.20 (see the fixt
 KINDS = "services,statefulsets.apps,mcpservers.toolhive.stacklok.dev"
 
 
-def audit(*args: str | Path, kubeconfig: Path | None = None) -> Run:
-    """`mcp-admission audit ARGS` as a process (stdin, stdout and stderr are pipes: no terminal)."""
-    argv = [console_script(), "audit", *map(str, args)]
-    if kubeconfig is not None:
-        argv += ["--kubeconfig", str(kubeconfig)]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+def audit(*args: str | Path, kubeconfig: Path | None = None, process: bool = False) -> Run:
+    """`mcp-admission audit ARGS` in this process; `process`: as the console script (stdin, stdout and
+    stderr are pipes: no terminal), which test_exit_codes runs."""
+    argv = ["audit", *map(str, args), *(["--kubeconfig", str(kubeconfig)] if kubeconfig else [])]
+    if not process:
+        return in_process(*argv)
+    proc = subprocess.run([console_script(), *argv], capture_output=True, text=True, timeout=120)
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -145,8 +146,10 @@ class Scenario:
     enforcing: Path  # the same, with statefulset-dns in enforce mode
     work: Path
 
-    def run(self, *args: str | Path, config: Path | None = None) -> Run:
-        return audit("--config", config or self.config, *args, kubeconfig=self.plane.kubeconfig)
+    def run(self, *args: str | Path, config: Path | None = None, process: bool = False) -> Run:
+        return audit(
+            "--config", config or self.config, *args, kubeconfig=self.plane.kubeconfig, process=process
+        )
 
 
 @pytest.fixture(scope="session")
