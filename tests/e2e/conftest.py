@@ -90,8 +90,8 @@ def cluster(
         ca_file=tls / "ca.crt",
     )
     try:
+        reconciler.start()  # both processes start side by side: their start-ups overlap
         cluster.start_webhook()
-        reconciler.start()
         lease = ("lease", "mcp-admission-reconciler", "mcp-admission")
         eventually(lambda: kubectl.get(*lease), "the reconciler to take its Lease", timeout=30)
         yield cluster
