@@ -163,7 +163,9 @@ def config_file(path: Path, excluded: str, **policies: Any) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+# Package scope: its MCP StatefulSets are gone before the packages that run a reconciler of every
+# namespace on the shared plane (tests/e2e, tests/owners) start.
+@pytest.fixture(scope="package")
 def scenario(
     control_plane: ControlPlane,
     kubectl: Kubectl,

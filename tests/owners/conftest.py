@@ -148,7 +148,9 @@ def owners(
         reconciler.start()
         try:
             assert reconciler.wait_synced(30)
-            yield Owners(kube, kubectl, served, Running(reconciler, registry))
+            running = Running(reconciler, registry)
+            running.settle()  # done with whatever earlier packages left on the shared plane
+            yield Owners(kube, kubectl, served, running)
         finally:
             reconciler.stop()
             # failurePolicy Fail at a server about to stop: gone before it stops, whatever happened.
