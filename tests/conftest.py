@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+import yaml
 from hypothesis import settings as hypothesis_settings
 
 # Property tests draw the same examples on every run: a draw that happens to miss a case must not turn
@@ -137,6 +138,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         _build_image()
     if EXISTING_KUBECONFIG:
         return
+    _SCRATCH_WANTED[:] = [any("scratch_plane" in getattr(i, "fixturenames", ()) for i in session.items)]
     if any(_needs_control_plane(item) for item in session.items):
         _build(node=any(item.get_closest_marker("node") for item in session.items))
 
@@ -202,27 +204,41 @@ def project_image() -> Image:
 # -------------------------------------------------------------------------------------- control planes
 
 
-def start_control_plane(directory: Path) -> ControlPlane:
-    """Start one control plane of this test's own in `directory` (the first build takes ~5 minutes)."""
+def _launch(directory: Path) -> subprocess.Popen[str]:
+    """`control-plane up` in the background (once built): planes come up side by side."""
     if EXISTING_KUBECONFIG:
         pytest.skip(
-            f"{NOT_RUN}: it needs a control plane of its own (it installs cluster-wide webhooks or "
-            f"restarts the apiserver), but MCP_ADMISSION_TEST_KUBECONFIG={EXISTING_KUBECONFIG} selects "
+            f"{NOT_RUN}: it needs a control plane of its own (it restarts the apiserver, or needs a cluster "
+            f"without ToolHive's CRDs), but MCP_ADMISSION_TEST_KUBECONFIG={EXISTING_KUBECONFIG} selects "
             "an existing cluster; unset it to run this test"
         )
     why = _build()
     if why:
         cannot_run(why)
-    proc = subprocess.run(
-        [str(CONTROL_PLANE), "up", str(directory)], stdin=subprocess.DEVNULL, capture_output=True, text=True
+    return subprocess.Popen(
+        [str(CONTROL_PLANE), "up", str(directory)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+
+
+def _ready(directory: Path, proc: subprocess.Popen[str]) -> ControlPlane:
+    """The plane `_launch` is bringing up, once it is up."""
+    stdout, stderr = proc.communicate()
     if proc.returncode != 0:  # built, so this is a real problem: an error, never a skip
         pytest.fail(
-            f"`{CONTROL_PLANE} up {directory}` failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}",
+            f"`{CONTROL_PLANE} up {directory}` failed (exit {proc.returncode}):\n{stderr[-4000:]}",
             pytrace=False,
         )
-    kubeconfig = Path(proc.stdout.strip().splitlines()[-1].split("=", 1)[1])
+    kubeconfig = Path(stdout.strip().splitlines()[-1].split("=", 1)[1])
     return ControlPlane(directory, kubeconfig, read_env(directory / "env"))
+
+
+def start_control_plane(directory: Path) -> ControlPlane:
+    """Start one control plane of this test's own in `directory` (the first build takes ~5 minutes)."""
+    return _ready(directory, _launch(directory))
 
 
 def stop_control_plane(plane: ControlPlane) -> None:
@@ -250,15 +266,83 @@ def existing_cluster() -> ControlPlane:
 
 @pytest.fixture(scope="session")
 def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    """One shared control plane for the certs and reconciler tests (each test uses its own namespace).
+    """The one control plane of the session: every cluster test but tests/node (a node of its own) and
+    the few that need a plane no one else touches (`scratch_plane`).
 
-    Tests that register admission webhooks cluster-wide (tests/e2e) start their own instead.
+    Namespaced objects go into each test's own namespaces. What is cluster-wide (webhook configurations,
+    a reconciler of every namespace) is installed by a package-scoped fixture (`cluster_wide`) and removed
+    when that package ends, so no two packages' cluster-wide parts meet.
     """
     if EXISTING_KUBECONFIG:
         yield existing_cluster()
         return
-    with running_control_plane(tmp_path_factory.mktemp("kube")) as plane:
+    if any(_SCRATCH_WANTED) and not _SCRATCH:  # the scratch plane comes up beside this one, not after
+        directory = tmp_path_factory.mktemp("scratch-kube")
+        _SCRATCH.append((directory, _launch(directory)))
+    try:
+        with running_control_plane(tmp_path_factory.mktemp("kube")) as plane:
+            yield plane
+    finally:
+        if _SCRATCH and not _SCRATCH_TAKEN:  # launched, but no test came to take it: stop it all the same
+            directory, proc = _SCRATCH[0]
+            proc.communicate()
+            subprocess.run([str(CONTROL_PLANE), "down", str(directory)], check=False)
+
+
+_SCRATCH_WANTED: list[bool] = []  # set at collection: a selected test uses scratch_plane
+_SCRATCH: list[tuple[Path, subprocess.Popen[str]]] = []  # its `up`, once launched
+_SCRATCH_TAKEN: list[bool] = []  # scratch_plane has taken it (and stops it)
+
+
+@pytest.fixture(scope="session")
+def scratch_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """A second plane for what cannot share the first: an apiserver restarted and etcd compacted
+    (tests/reconciler), a cluster without ToolHive's CRDs (tests/audit). Its tests leave it as they found
+    it: the apiserver serving again, no CRD, so any order of them works. Brought up beside the shared
+    plane when the session needs both."""
+    if not _SCRATCH:
+        directory = tmp_path_factory.mktemp("scratch-kube")
+        _SCRATCH.append((directory, _launch(directory)))
+    directory, proc = _SCRATCH[0]
+    _SCRATCH_TAKEN.append(True)
+    plane = _ready(directory, proc)
+    try:
         yield plane
+    finally:
+        stop_control_plane(plane)
+
+
+@pytest.fixture(scope="session")
+def cluster_wide(control_plane: ControlPlane) -> ControlPlane:
+    """The shared plane, for a package that installs cluster-wide parts (and removes them at its end).
+
+    Never an existing cluster's: those parts would meet whatever else runs there.
+    """
+    if EXISTING_KUBECONFIG:
+        pytest.skip(
+            f"{NOT_RUN}: it installs cluster-wide webhooks or a reconciler of every namespace, and "
+            f"MCP_ADMISSION_TEST_KUBECONFIG={EXISTING_KUBECONFIG} selects an existing cluster; unset it to "
+            "run this test"
+        )
+    return control_plane
+
+
+@pytest.fixture(scope="session")
+def toolhive_crds(control_plane: ControlPlane, toolhive: Path) -> None:
+    """ToolHive's CRDs (made loadable on v1.20) installed and established, once per session."""
+    crds = toolhive / "crds-k8s-1.20"
+    names = [
+        f"crd/{yaml.safe_load(path.read_text())['metadata']['name']}" for path in sorted(crds.glob("*.yaml"))
+    ]
+    # Server-side: the VirtualMCPServer CRD is too large for client-side apply's annotation; and another
+    # session on the same cluster may have installed them already.
+    for args in (
+        ["apply", "--server-side", "--force-conflicts", "-f", str(crds)],
+        ["wait", "--for", "condition=established", "--timeout=60s", *names],
+    ):
+        argv = [control_plane.kubectl, "--kubeconfig", str(control_plane.kubeconfig), *args]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"kubectl {' '.join(args)}:\n{done.stderr}"
 
 
 @pytest.fixture(scope="session")

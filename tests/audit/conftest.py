@@ -16,23 +16,24 @@ import pytest
 import yaml
 
 from mcp_admission.policies import POLICY_IDS
-from tests.check.runner import Run, console_script
+from tests.check.runner import Run, console_script, in_process
 from tests.conftest import ControlPlane
 from tests.e2e.harness import Kubectl, Obj
-from tests.e2e.objects import mcpserver, service, statefulset
 from tests.support import eventually
+from tests.support.objects import mcpserver, service, statefulset
 
 TOOLHIVE_CRDS = "crds-k8s-1.20"  # the CRDs made loadable on v1.20 (see the fixtures' README)
 # Every kind the objects below have, as kubectl names them.
 KINDS = "services,statefulsets.apps,mcpservers.toolhive.stacklok.dev"
 
 
-def audit(*args: str | Path, kubeconfig: Path | None = None) -> Run:
-    """`mcp-admission audit ARGS` as a process (stdin, stdout and stderr are pipes: no terminal)."""
-    argv = [console_script(), "audit", *map(str, args)]
-    if kubeconfig is not None:
-        argv += ["--kubeconfig", str(kubeconfig)]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+def audit(*args: str | Path, kubeconfig: Path | None = None, process: bool = False) -> Run:
+    """`mcp-admission audit ARGS` in this process; `process`: as the console script (stdin, stdout and
+    stderr are pipes: no terminal), which test_exit_codes runs."""
+    argv = ["audit", *map(str, args), *(["--kubeconfig", str(kubeconfig)] if kubeconfig else [])]
+    if not process:
+        return in_process(*argv)
+    proc = subprocess.run([console_script(), *argv], capture_output=True, text=True, timeout=120)
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -145,25 +146,15 @@ class Scenario:
     enforcing: Path  # the same, with statefulset-dns in enforce mode
     work: Path
 
-    def run(self, *args: str | Path, config: Path | None = None) -> Run:
-        return audit("--config", config or self.config, *args, kubeconfig=self.plane.kubeconfig)
+    def run(self, *args: str | Path, config: Path | None = None, process: bool = False) -> Run:
+        return audit(
+            "--config", config or self.config, *args, kubeconfig=self.plane.kubeconfig, process=process
+        )
 
 
 @pytest.fixture(scope="session")
 def kubectl(control_plane: ControlPlane) -> Kubectl:
     return Kubectl(control_plane.kubectl, control_plane.kubeconfig)
-
-
-@pytest.fixture(scope="session")
-def toolhive_crds(kubectl: Kubectl, toolhive: Path) -> None:
-    # Server-side: the VirtualMCPServer CRD is too large for client-side apply's annotation; and another
-    # session on the same cluster may have installed them already.
-    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(toolhive / TOOLHIVE_CRDS))
-    names = [
-        f"crd/{yaml.safe_load(p.read_text())['metadata']['name']}"
-        for p in (toolhive / TOOLHIVE_CRDS).glob("*")
-    ]
-    kubectl("wait", "--for", "condition=established", "--timeout=60s", *names)
 
 
 def config_file(path: Path, excluded: str, **policies: Any) -> Path:
@@ -172,7 +163,9 @@ def config_file(path: Path, excluded: str, **policies: Any) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+# Package scope: its MCP StatefulSets are gone before the packages that run a reconciler of every
+# namespace on the shared plane (tests/e2e, tests/owners) start.
+@pytest.fixture(scope="package")
 def scenario(
     control_plane: ControlPlane,
     kubectl: Kubectl,

@@ -113,15 +113,16 @@ def test_sarif_and_junit_in_one_run(scenario: Scenario) -> None:
 
 def test_exit_codes(scenario: Scenario) -> None:
     ns = scenario.audited
-    assert scenario.run("-n", ns).code == 0  # warn mode: findings, but nothing fails the run
-    assert scenario.run("-n", ns, "--strict").code == 1
-    enforced = scenario.run("-n", ns, "-o", "json", config=scenario.enforcing)
+    # As a process: the exit codes are what the console script returns.
+    assert scenario.run("-n", ns, process=True).code == 0  # warn mode: findings, but nothing fails the run
+    assert scenario.run("-n", ns, "--strict", process=True).code == 1
+    enforced = scenario.run("-n", ns, "-o", "json", config=scenario.enforcing, process=True)
     assert enforced.code == 1, enforced.stderr
     search = entries(enforced.stdout, ns)[("StatefulSet", "search")]
     assert search["denial"]["policy"] == "statefulset-dns" and search["patch"] == []
     bad = scenario.work / "bad.yaml"
     bad.write_text("policies: {stdio-replicas: {mode: sometimes}}\n")
-    unusable = scenario.run("-n", ns, config=bad)
+    unusable = scenario.run("-n", ns, config=bad, process=True)
     assert unusable.code == 2 and "stdio-replicas" in unusable.stderr and unusable.stdout == ""
 
 

@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from tests.check.runner import Run
-from tests.check.toolhive_operator import operator_deployment, redis_env
 from tests.conftest import ControlPlane
 from tests.e2e.harness import Kubectl, Obj
 from tests.policies.toolhive_objects import ADVICE, EXAMPLES, NOT_SHARED, example
+from tests.support.toolhive_operator import operator_deployment, redis_env
 
 from .conftest import audit, create, unique
 

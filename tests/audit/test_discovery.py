@@ -1,5 +1,5 @@
 """ToolHive's resources are found by API discovery: absent CRDs are skipped quietly, and a cluster that
-serves only v1alpha1 is read at v1alpha1. Its own control plane: the shared one has the CRDs."""
+serves only v1alpha1 is read at v1alpha1. On the scratch plane: the shared one has the CRDs."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import running_control_plane
+from tests.conftest import ControlPlane
 from tests.e2e.harness import Kubectl
-from tests.e2e.objects import mcpserver, service
+from tests.support.objects import mcpserver, service
 
 from .conftest import TOOLHIVE_CRDS, audit, create, entries
 
@@ -26,10 +26,11 @@ def only_v1alpha1(crd: dict[str, object]) -> dict[str, object]:
     return crd
 
 
-def test_toolhive_versions_come_from_discovery(tmp_path: Path, toolhive: Path) -> None:
-    with running_control_plane(tmp_path / "kube") as plane:
-        kubectl = Kubectl(plane.kubectl, plane.kubeconfig)
-        kubectl("create", "namespace", "tools")
+def test_toolhive_versions_come_from_discovery(scratch_plane: ControlPlane, toolhive: Path) -> None:
+    plane = scratch_plane
+    kubectl = Kubectl(plane.kubectl, plane.kubeconfig)
+    kubectl("create", "namespace", "tools")
+    try:
         create(kubectl, "tools", service("mcp-notes-proxy", {"toolhive": "true"}))
 
         without = audit("-n", "tools", "-o", "json", kubeconfig=plane.kubeconfig)
@@ -51,3 +52,13 @@ def test_toolhive_versions_come_from_discovery(tmp_path: Path, toolhive: Path) -
         # The other two kinds have no CRD here: not read, and no error for it.
         assert "mcpservers.toolhive.stacklok.dev 1" in found.stderr
         assert "mcpremoteproxies" not in found.stderr and "virtualmcpservers" not in found.stderr
+    finally:  # the scratch plane as it was: no ToolHive CRD
+        kubectl("delete", "namespace", "tools", "--wait=false", check=False)
+        kubectl(
+            "delete",
+            "crd",
+            "mcpservers.toolhive.stacklok.dev",
+            "--ignore-not-found",
+            "--wait=false",
+            check=False,
+        )

@@ -29,12 +29,19 @@ class Run:
 
 def check(*args: str | Path, stdin: bytes | None = None) -> Run:
     """`mcp-admission check ARGS` through the CLI's main(), with real stdin/stdout/stderr streams."""
+    return in_process("check", *args, stdin=stdin)
+
+
+def in_process(*args: str | Path, stdin: bytes | None = None) -> Run:
+    """`mcp-admission ARGS` through the CLI's main() in this process: what a process shows but its
+    start-up (a second or more with the Kubernetes client's imports), so each command keeps at least
+    one test through the console script too."""
     out, err = io.StringIO(), io.StringIO()
     saved = sys.stdin, sys.stdout, sys.stderr
     sys.stdin = io.TextIOWrapper(io.BytesIO(stdin or b""), encoding="utf-8")
     sys.stdout, sys.stderr = out, err
     try:
-        code = main(["check", *map(str, args)])
+        code = main([*map(str, args)])
     finally:
         sys.stdin, sys.stdout, sys.stderr = saved
     return Run(code, out.getvalue(), err.getvalue())

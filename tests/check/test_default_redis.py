@@ -15,9 +15,9 @@ from mcp_admission.policies import PolicyConfig
 from mcp_admission.records import validate
 from mcp_admission.report.operator import Operator, notices, toolhive_operator
 from tests.policies.toolhive_objects import ADVICE, EXAMPLES, NOT_SHARED, example
+from tests.support.toolhive_operator import operator_deployment, redis_env
 
 from .runner import check
-from .toolhive_operator import operator_deployment, redis_env
 
 ADDR = "TOOLHIVE_DEFAULT_REDIS_ADDR"
 Obj = dict[str, Any]

@@ -178,7 +178,7 @@ def check(config: PolicyConfig, policies: pa.CompiledSet, request: Request, orde
     assert len(admitted.verdicts) == len(set(admitted.verdicts))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(configs, st.lists(requests(), min_size=1, max_size=4), st.randoms(use_true_random=False))
 def test_the_policies_do_what_the_engine_does(config: PolicyConfig, batch: list[Request], rnd: Any) -> None:
     policies = pa.compile_all(admission_policies(config))

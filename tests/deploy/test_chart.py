@@ -30,6 +30,7 @@ from mcp_admission.cli.config import Config
 from mcp_admission.deploy import Names, webhook_configurations
 from mcp_admission.policies import PolicyConfig
 from mcp_admission.records import adapter, validate
+from tests.support import share_of_profile
 
 from .helm import (
     CHART,
@@ -174,7 +175,7 @@ def rendered_webhooks(objs: list[Obj]) -> list[Obj]:
     return [without_chart_labels(o) for o in objs if o["kind"] in WEBHOOK_KINDS]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=share_of_profile(0.25), deadline=None)
 @given(
     configs, st.sampled_from(["mcp-admission", "tenant-a", "x"]), st.sampled_from(["mcp-admission", "team"])
 )

@@ -4,7 +4,9 @@ into two namespaces; `helm upgrade` with a changed configuration rolls the pods;
 no webhook configuration, and writes go on.
 
 The plane has no nodes: pods stay Pending, which is all these need (the Deployments' ReplicaSets show
-the rollout). The chart registers cluster-wide webhooks, so this module starts a plane of its own.
+the rollout). On the session's control plane: the chart registers cluster-wide webhooks (and a release
+takes the namespace mcp-admission, as the e2e install does), so this module has the plane's cluster-wide
+part to itself, and at its end uninstalls whatever a failed test left and deletes its namespaces.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import ControlPlane, running_control_plane
+from tests.conftest import ControlPlane
 from tests.support import eventually
 
 from .helm import CHART, LEGACY, Obj, helm, template_args
@@ -32,9 +34,16 @@ RELEASES = {"mcp-admission": "mcp-admission", "team-b": "team-b"}  # release →
 
 
 @pytest.fixture(scope="module")
-def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    with running_control_plane(tmp_path_factory.mktemp("helm")) as running:
-        yield running
+def plane(cluster_wide: ControlPlane) -> Iterator[ControlPlane]:
+    yield cluster_wide
+    for release, namespace in {**RELEASES, "bad": "bad"}.items():
+        on(cluster_wide, "uninstall", release, "-n", namespace, "--ignore-not-found", check=False)
+    made = ["apps", "after", "bad", *RELEASES.values(), *(dry_run_namespace(v) for v in CI_VALUES)]
+    kubectl(cluster_wide, "delete", "namespace", "--ignore-not-found", "--timeout=120s", *made)
+
+
+def dry_run_namespace(values: Path) -> str:
+    return "dry-" + values.stem.removesuffix("-values")
 
 
 def kubectl(plane: ControlPlane, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -78,7 +87,7 @@ def write_an_mcp_service(plane: ControlPlane, namespace: str) -> None:
 
 @pytest.mark.parametrize("values", CI_VALUES, ids=lambda v: v.name)
 def test_every_ci_rendering_is_accepted_by_the_apiserver(plane: ControlPlane, values: Path) -> None:
-    namespace = "dry-" + values.stem.removesuffix("-values")
+    namespace = dry_run_namespace(values)
     kubectl(plane, "create", "namespace", namespace)
     proc = helm(*template_args(None, LEGACY, namespace, "mcp-admission", files=[values]))
     objs = [o for o in yaml.safe_load_all(proc.stdout) if o and o["kind"] not in NOT_ON_THE_PLANE]

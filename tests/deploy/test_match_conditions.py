@@ -271,7 +271,7 @@ def webhooks(config: PolicyConfig, legacy: bool = False) -> dict[Phase, dict[str
     }
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(configs, st.lists(requests(), min_size=1, max_size=4))
 def test_the_apiserver_sends_exactly_what_the_engine_decides(
     config: PolicyConfig, batch: list[Request]
@@ -282,7 +282,7 @@ def test_the_apiserver_sends_exactly_what_the_engine_decides(
             assert sends(hook, compiled, request) == decided(request, config, phase), (phase, request)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(deadline=None)
 @given(configs, st.lists(requests(), min_size=1, max_size=4))
 def test_the_legacy_configurations_miss_nothing_the_engine_decides(
     config: PolicyConfig, batch: list[Request]

@@ -33,7 +33,8 @@ from mcp_admission.policies.engine.workloads import (
     TOOLHIVE_GROUP,
 )
 from mcp_admission.records import validate
-from tests.check.runner import console_script
+from tests.check.runner import console_script, in_process
+from tests.support import share_of_profile
 
 from .adversarial import BEFORE
 from .apiserver import ENVIRONMENT, compile_conditions
@@ -160,10 +161,13 @@ def check_accepted(configuration: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["default", "legacy"])
-def test_the_shipped_configurations_are_the_rendering_of_the_shipped_configuration(legacy: bool) -> None:
+def test_the_shipped_configurations_are_the_rendering_of_the_shipped_configuration(
+    legacy: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)  # in this process (the console script's run: the bad configuration's test)
     args = ["webhooks", "--config", str(CONFIG.relative_to(ROOT)), *(["--legacy"] if legacy else [])]
-    proc = subprocess.run([console_script(), *args], capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert proc.returncode == 0, proc.stderr
+    proc = in_process(*args)
+    assert proc.code == 0, proc.stderr
     shipped = SHIPPED[legacy]
     assert shipped.read_text() == proc.stdout, (
         f"{shipped.relative_to(ROOT)} is not the rendering of {CONFIG.relative_to(ROOT)} (a policy or "
@@ -215,7 +219,7 @@ def test_a_large_configuration_stays_within_the_limits() -> None:
     assert _costs(recognition)[0] < PER_CALL_LIMIT / 100  # what does not loop is under 1% of the limit
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=share_of_profile(0.6), deadline=None)
 @given(configs)
 def test_every_configuration_renders_configurations_the_apiserver_accepts(config: PolicyConfig) -> None:
     for legacy in (False, True):
@@ -376,10 +380,13 @@ def check_policy_accepted(obj: dict[str, Any]) -> None:
     assert total <= POLICY_BUDGET, (obj["metadata"]["name"], total)
 
 
-def test_the_shipped_admission_policies_are_the_rendering_of_the_shipped_configuration() -> None:
+def test_the_shipped_admission_policies_are_the_rendering_of_the_shipped_configuration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(ROOT)
     args = ["webhooks", "--admission-policies", "--config", str(CONFIG.relative_to(ROOT))]
-    proc = subprocess.run([console_script(), *args], capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert proc.returncode == 0, proc.stderr
+    proc = in_process(*args)
+    assert proc.code == 0, proc.stderr
     assert POLICIES_SHIPPED.read_text() == proc.stdout, (
         f"{POLICIES_SHIPPED.relative_to(ROOT)} is not the rendering of {CONFIG.relative_to(ROOT)}: "
         f"mcp-admission {' '.join(args)} > {POLICIES_SHIPPED.relative_to(ROOT)}"
@@ -398,7 +405,7 @@ def test_the_shipped_admission_policies_are_accepted() -> None:
         check_policy_accepted(obj)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=share_of_profile(0.3), deadline=None)
 @given(configs)
 def test_every_configuration_renders_admission_policies_the_apiserver_accepts(config: PolicyConfig) -> None:
     from mcp_admission.deploy.admission_policies import admission_policies

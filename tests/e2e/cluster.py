@@ -1,4 +1,4 @@
-"""The installed product on its own control plane, and `apply`: kubectl as a user runs it, checked
+"""The installed product on the shared control plane, and `apply`: kubectl as a user runs it, checked
 against what `mcp-admission check` predicted offline for the same object (parity)."""
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from .harness import Kubectl, Obj, Process, Result
 WEBHOOK_NS = "mcp-admission"
 WEBHOOK_SA = "mcp-admission-webhook"
 RECONCILER_SA = "mcp-admission-reconciler"
+# On every namespace the e2e tests make, so that the package's end can remove them all from the shared plane.
+PACKAGE_LABEL = ("tests.mcp-admission.io/package", "e2e")
+E2E_LABEL = "=".join(PACKAGE_LABEL)
 
 
 @dataclass
@@ -54,7 +57,7 @@ class Cluster:
 
     def namespace(self, prefix: str, labels: dict[str, str] | None = None) -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:6]}"
-        meta: Obj = {"name": name, "labels": labels or {}}
+        meta: Obj = {"name": name, "labels": {**dict([PACKAGE_LABEL]), **(labels or {})}}
         self.kubectl(
             "create", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
         )

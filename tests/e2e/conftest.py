@@ -1,7 +1,8 @@
-"""One control plane for the whole e2e session, with the product installed as a user would.
+"""The product installed as a user would, on the session's control plane, for the e2e package.
 
-Its own control plane, not the shared one: the webhook configurations it installs are cluster-wide.
-The `local` overlay goes in with kubectl; `mcp-admission serve` (real TLS from `mcp-admission certs
+Its webhook configurations and its reconciler are cluster-wide, as shipped: they are installed when the
+package starts and removed, with every namespace its tests made, when it ends (`cluster_wide`). The
+`local` overlay goes in with kubectl; `mcp-admission serve` (real TLS from `mcp-admission certs
 generate`) and `mcp-admission reconcile` (authenticated as its ServiceAccount, so the shipped RBAC is
 what it works with) run on loopback.
 """
@@ -9,16 +10,16 @@ what it works with) run on loopback.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import ControlPlane, running_control_plane
+from tests.conftest import ControlPlane
 from tests.support import eventually, free_port
 
-from .cluster import RECONCILER_SA, Cluster, service_account_kubeconfig
+from .cluster import E2E_LABEL, RECONCILER_SA, Cluster, service_account_kubeconfig
 from .harness import (
     Kubectl,
+    Obj,
     Process,
     config_text,
     dump,
@@ -29,9 +30,8 @@ from .harness import (
 
 
 @pytest.fixture(scope="session")
-def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    with running_control_plane(tmp_path_factory.mktemp("e2e-kube")) as plane:
-        yield plane
+def plane(cluster_wide: ControlPlane) -> ControlPlane:
+    return cluster_wide
 
 
 @pytest.fixture(scope="session")
@@ -39,14 +39,11 @@ def kubectl(plane: ControlPlane) -> Kubectl:
     return Kubectl(plane.kubectl, plane.kubeconfig)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster(
-    plane: ControlPlane, kubectl: Kubectl, toolhive: Path, tmp_path_factory: pytest.TempPathFactory
+    plane: ControlPlane, kubectl: Kubectl, toolhive_crds: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
     work = tmp_path_factory.mktemp("e2e")
-    # ToolHive's CRDs first (create: the VirtualMCPServer CRD is too large for apply's annotation).
-    kubectl("create", "-f", str(toolhive / "crds-k8s-1.20"))
-    kubectl("wait", "--for", "condition=established", "--timeout=60s", "crd", "--all")
 
     tls = work / "tls"
     made = run_cli(
@@ -59,7 +56,8 @@ def cluster(
     local = render("overlays/local")
     config = work / "config.yaml"
     config.write_text(config_text(local))
-    kubectl("apply", "-f", "-", stdin=dump(point_local_webhooks(local, port, (tls / "ca.crt").read_bytes())))
+    installed = point_local_webhooks(local, port, (tls / "ca.crt").read_bytes())
+    kubectl("apply", "-f", "-", stdin=dump(installed))
 
     webhook = Process(
         [
@@ -92,12 +90,27 @@ def cluster(
         ca_file=tls / "ca.crt",
     )
     try:
+        reconciler.start()  # both processes start side by side: their start-ups overlap
         cluster.start_webhook()
-        reconciler.start()
         lease = ("lease", "mcp-admission-reconciler", "mcp-admission")
         eventually(lambda: kubectl.get(*lease), "the reconciler to take its Lease", timeout=30)
         yield cluster
     finally:
         exits = webhook.stop(), reconciler.stop()
+        uninstall(kubectl, installed)
     # Both stop gracefully on SIGTERM, as in a pod; their logs are in `work` for a post-mortem.
     assert exits == (0, 0), f"exit codes (webhook, reconciler): {exits}; logs in {work}"
+
+
+def uninstall(kubectl: Kubectl, installed: list[Obj]) -> None:
+    """Leave the shared plane as the package found it: the install gone (kube-system keeps its opt-out
+    label: `delete` must not touch that namespace) and every namespace the tests made, waited for, so
+    that the next package's reconciler or install meets none of it."""
+    ours = [
+        obj
+        for obj in installed
+        if not (obj["kind"] == "Namespace" and obj["metadata"]["name"] == "kube-system")
+    ]
+    kubectl("delete", "-f", "-", "--ignore-not-found", "--wait=false", stdin=dump(ours), check=False)
+    kubectl("delete", "namespace", "-l", E2E_LABEL, "--timeout=120s", check=False)
+    kubectl("wait", "--for=delete", "namespace/mcp-admission", "--timeout=120s", check=False)

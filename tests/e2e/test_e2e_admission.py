@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from tests.support.objects import IMAGE, OPT_IN, mcpserver, service, statefulset
+
 from .cluster import Cluster
-from .objects import IMAGE, OPT_IN, mcpserver, service, statefulset
 
 pytestmark = pytest.mark.cluster
 

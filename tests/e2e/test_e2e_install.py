@@ -16,10 +16,10 @@ import yaml
 
 from mcp_admission import environment
 from tests.support import eventually, free_port, service_link_variables
+from tests.support.objects import OPT_IN, service
 
 from .cluster import RECONCILER_SA, WEBHOOK_NS, WEBHOOK_SA, Cluster, service_account_kubeconfig
 from .harness import MODERN, OVERLAYS, Kubectl, Process, config_text, dump, find, render, run_cli
-from .objects import OPT_IN, service
 
 pytestmark = pytest.mark.cluster
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.support import eventually
+from tests.support.objects import statefulset
 
 from .cluster import Cluster
 from .harness import Obj
-from .objects import statefulset
 
 pytestmark = pytest.mark.cluster
 

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from tests.support import eventually
+from tests.support.objects import OPT_IN, configmap, service, statefulset
 
 from .cluster import Cluster
-from .objects import OPT_IN, configmap, service, statefulset
 
 pytestmark = pytest.mark.cluster
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support import eventually
+from tests.support.objects import OPT_IN, configmap, mcpserver, service, statefulset
 
 from .cluster import Cluster
-from .objects import OPT_IN, configmap, mcpserver, service, statefulset
 
 pytestmark = pytest.mark.cluster
 

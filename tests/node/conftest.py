@@ -31,7 +31,7 @@ from tests.conftest import (
     read_env,
 )
 from tests.e2e.harness import Kubectl, Obj, dump, policy_warnings, render
-from tests.e2e.objects import OPT_IN, service
+from tests.support.objects import OPT_IN, service
 
 from .rolling import rollout_status
 

@@ -21,7 +21,7 @@ import pytest
 from tests.conftest import ControlPlane, Image
 from tests.deploy.helm import CHART, helm
 from tests.e2e.harness import Kubectl, dump, policy_warnings
-from tests.e2e.objects import mcpserver
+from tests.support.objects import mcpserver
 
 from .conftest import RECONCILER_PODS, WEBHOOK_PODS, an_mcp_service_comes_back_patched, namespace, pods
 from .rolling import pod_names, rolled_under_stream, rollout_status, wait_rolled

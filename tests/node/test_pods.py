@@ -10,8 +10,8 @@ import pytest
 
 from tests.conftest import ControlPlane
 from tests.e2e.harness import Kubectl, dump, policy_warnings
-from tests.e2e.objects import mcpserver, statefulset
 from tests.support import eventually
+from tests.support.objects import mcpserver, statefulset
 
 from .conftest import NS, RECONCILER_PODS, WEBHOOK_PODS, an_mcp_service_comes_back_patched, namespace, pods
 from .rolling import ROLLOUT_TIMEOUT, pod_names, rolled_under_stream

@@ -5,7 +5,8 @@ Prometheus would read them.
 The webhook is the in-thread server of tests/webhook/support.py (uvicorn, TLS on 127.0.0.1), registered
 by URL with its CA in caBundle and otherwise as shipped for this apiserver's version (SHIPPED), except
 failurePolicy Fail: a webhook the apiserver does not reach must fail these tests, not pass them.
-The webhook configurations are cluster-wide, hence a control plane of the package's own.
+On the session's control plane: the webhook configurations are named for this package and sent only
+its namespaces (OWNERS_LABEL), and they and the cluster-wide reconciler are gone when the package ends.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import base64
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,7 +28,7 @@ from mcp_admission.policies import PolicyConfig
 from mcp_admission.reconciler.controller import Reconciler
 from mcp_admission.reconciler.metrics import ReconcilerMetrics
 from mcp_admission.reconciler.settings import ReconcilerSettings
-from tests.conftest import running_control_plane
+from tests.conftest import ControlPlane
 from tests.e2e.harness import DEPLOY, Kubectl
 from tests.support import eventually
 from tests.support.kube import create_namespace, sts_path
@@ -37,6 +37,7 @@ from tests.webhook.support import Served, make_tls, serving
 
 Counts = dict[str, float]
 SHIPPED = DEPLOY / "components" / "legacy" / "webhooks.yaml"  # the configurations for Kubernetes 1.20-1.29
+OWNERS_LABEL = ("tests.mcp-admission.io/package", "owners")  # on this package's namespaces
 
 
 def samples(text: str, name: str, label: str) -> Counts:
@@ -57,7 +58,7 @@ class Owners:
     reconciler: Running
 
     def namespace(self) -> str:
-        return create_namespace(self.kube, "own")
+        return create_namespace(self.kube, "own", labels=dict([OWNERS_LABEL]))
 
     def _metrics(self) -> str:
         return httpx.get(self.webhook.metrics_url, timeout=10).text
@@ -112,36 +113,47 @@ class Owners:
         raise AssertionError(f"{key} kept changing while the reconciler worked on it")
 
 
-def _register(kube: Kube, served: Served) -> None:
-    """The shipped webhook configurations, pointed at `served` by URL, failurePolicy Fail."""
+def _register(kube: Kube, served: Served) -> list[str]:
+    """The shipped webhook configurations, pointed at `served` by URL, failurePolicy Fail, named for this
+    package and restricted to its namespaces: the paths of what was created, to delete at the end."""
     ca_bundle = base64.b64encode(served.ca_file.read_bytes()).decode()
+    created = []
     for shipped in yaml.safe_load_all(SHIPPED.read_text()):
         config = copy.deepcopy(shipped)
+        config["metadata"]["name"] += "-owners-test"
         for hook in config["webhooks"]:
             path = hook["clientConfig"]["service"]["path"]
             hook["clientConfig"] = {"url": served.url + path, "caBundle": ca_bundle}
             hook["failurePolicy"] = "Fail"
+            key, value = OWNERS_LABEL
+            selector = hook.setdefault("namespaceSelector", {}).setdefault("matchExpressions", [])
+            selector.append({"key": key, "operator": "In", "values": [value]})
         resource = config["kind"].lower() + "s"
-        kube.request("POST", f"/apis/admissionregistration.k8s.io/v1/{resource}", body=config)
+        collection = f"/apis/admissionregistration.k8s.io/v1/{resource}"
+        kube.request("POST", collection, body=config)
+        created.append(f"{collection}/{config['metadata']['name']}")
+    return created
 
 
 @pytest.fixture(scope="package")
-def owners(tmp_path_factory: pytest.TempPathFactory, toolhive: Path) -> Iterator[Owners]:
-    with running_control_plane(tmp_path_factory.mktemp("owners-kube")) as plane:
-        kube = Kube(api_client(str(plane.kubeconfig)))
-        kubectl = Kubectl(plane.kubectl, plane.kubeconfig)
-        # create, not apply: the VirtualMCPServer CRD is too large for apply's annotation.
-        kubectl("create", "-f", str(toolhive / "crds-k8s-1.20"))
-        kubectl("wait", "--for", "condition=established", "--timeout=60s", "crd", "--all")
-        with serving(make_tls(tmp_path_factory.mktemp("owners-tls"))) as served:
-            _register(kube, served)
-            registry = CollectorRegistry()
-            reconciler = Reconciler(
-                kube, PolicyConfig(), ReconcilerSettings(), ReconcilerMetrics(registry), ()
-            )
-            reconciler.start()
-            try:
-                assert reconciler.wait_synced(30)
-                yield Owners(kube, kubectl, served, Running(reconciler, registry))
-            finally:
-                reconciler.stop()
+def owners(
+    cluster_wide: ControlPlane, toolhive_crds: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Owners]:
+    kube = Kube(api_client(str(cluster_wide.kubeconfig)))
+    kubectl = Kubectl(cluster_wide.kubectl, cluster_wide.kubeconfig)
+    with serving(make_tls(tmp_path_factory.mktemp("owners-tls"))) as served:
+        registered = _register(kube, served)
+        registry = CollectorRegistry()
+        reconciler = Reconciler(kube, PolicyConfig(), ReconcilerSettings(), ReconcilerMetrics(registry), ())
+        reconciler.start()
+        try:
+            assert reconciler.wait_synced(30)
+            running = Running(reconciler, registry)
+            running.settle()  # done with whatever earlier packages left on the shared plane
+            yield Owners(kube, kubectl, served, running)
+        finally:
+            reconciler.stop()
+            # failurePolicy Fail at a server about to stop: gone before it stops, whatever happened.
+            for path in registered:
+                kube.request("DELETE", path)
+            kubectl("delete", "namespace", "-l", "=".join(OWNERS_LABEL), "--wait=false", check=False)

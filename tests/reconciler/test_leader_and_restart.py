@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from tests.support import eventually, free_port
 from tests.support.kube import converged, create_namespace, create_statefulset, service, statefulset
 from tests.support.reconciler import Running, Start
 
-from ..conftest import ROOT, ControlPlane, running_control_plane
+from ..conftest import ROOT, ControlPlane
 
 pytestmark = pytest.mark.cluster
 FAST_LEASE = {"lease_duration_seconds": 6, "renew_deadline_seconds": 4, "retry_period_seconds": 0.5}
@@ -177,9 +176,6 @@ def test_cli_sigterm_releases_the_lease(
         process.communicate()
 
 
-RESTARTED: list[subprocess.Popen[bytes]] = []
-
-
 def restart_apiserver(plane: ControlPlane) -> subprocess.Popen[bytes]:
     """Stop this plane's kube-apiserver and start it again with its recorded command line.
 
@@ -201,19 +197,15 @@ def restart_apiserver(plane: ControlPlane) -> subprocess.Popen[bytes]:
         command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
     )
     pid_file.write_text(f"{process.pid}\n")  # so `down` stops the new one
-    RESTARTED.append(process)
+    # Our child now: reaped whenever it exits (at the session's `down`), never left a zombie.
+    threading.Thread(target=process.wait, daemon=True).start()
     return process
 
 
 @pytest.fixture(scope="module")
-def own_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    """A control plane of our own: these tests restart its apiserver and compact its etcd."""
-    try:
-        with running_control_plane(tmp_path_factory.mktemp("own-kube")) as plane:
-            yield plane
-    finally:
-        for process in RESTARTED:  # our children now: reap them once the plane is down
-            process.wait(30)
+def own_plane(scratch_plane: ControlPlane) -> ControlPlane:
+    """A plane no other test shares: these tests restart its apiserver and compact its etcd."""
+    return scratch_plane
 
 
 def test_survives_an_apiserver_restart(own_plane: ControlPlane, start_reconciler: Start) -> None:

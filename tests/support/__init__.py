@@ -1,6 +1,7 @@
 """Small helpers every test area shares: a free loopback port, waiting for a condition, and the variables
 the kubelet gives a container for the Services beside it. Helpers of several areas live in its modules
-(kube: objects and lookups for cluster tests; reconciler: a running Reconciler)."""
+(kube: objects and lookups for cluster tests; reconciler: a running Reconciler; objects: the manifests the
+cluster tests apply; toolhive_operator: ToolHive's operator Deployment as its chart renders it)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+from hypothesis import settings
+
 T = TypeVar("T")
+
+
+def share_of_profile(share: float) -> int:
+    """`max_examples` for a property whose examples are expensive (a helm or CEL run each): this share of
+    the loaded Hypothesis profile's count (tests/conftest.py), so a thorough run draws more of them too."""
+    return max(1, round(settings().max_examples * share))
 
 
 def free_port() -> int:

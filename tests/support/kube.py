@@ -52,9 +52,9 @@ def statefulset(
     }
 
 
-def create_namespace(kube: Kube, prefix: str) -> str:
+def create_namespace(kube: Kube, prefix: str, labels: dict[str, str] | None = None) -> str:
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"
-    kube.request("POST", "/api/v1/namespaces", body={"metadata": {"name": name}})
+    kube.request("POST", "/api/v1/namespaces", body={"metadata": {"name": name, "labels": labels or {}}})
     return name
 
 

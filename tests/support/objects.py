@@ -1,10 +1,10 @@
-"""The manifests the end-to-end tests apply: what ToolHive creates, what users write, and plain objects."""
+"""Manifests the cluster tests apply: what ToolHive creates, what users write, and plain objects."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .harness import Obj
+Obj = dict[str, Any]
 
 IMAGE = "ghcr.io/stackloklabs/yardstick/yardstick-server:1.1.1"  # ToolHive's example server
 OPT_IN = {"mcp-admission.io/workload": "true"}
