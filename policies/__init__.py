@@ -4,18 +4,9 @@ Two layers: the engine (engine/) takes policies and a configuration as input and
 the catalogue above it (each policy in a file of its own, registry.py listing them, catalogue.py binding
 them to the engine) is what the adapters use. Adapters import only this package's public names below;
 each policy's own module is one (its ID, POLICY and settings, for whatever mirrors one policy: deploy's
-CEL, the reconciler's stdio scale-back).
+CEL, the reconciler's stdio scale-back); registry.py imports each, which makes it this package's attribute.
 """
 
-from mcp_admission.policies import (
-    affinity_with_redis,
-    backend_affinity,
-    session_affinity,
-    session_storage,
-    statefulset_dns,
-    stdio_replicas,
-    termination_grace,
-)
 from mcp_admission.policies.backend_services import BackendServices, backend_services, service_names
 from mcp_admission.policies.catalogue import admit, admit_workload, decide
 from mcp_admission.policies.engine import EngineConfig

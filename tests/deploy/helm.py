@@ -87,15 +87,9 @@ def template_args(
     return args
 
 
-def template(
-    values: Obj | None = None,
-    kube_version: str = MODERN,
-    namespace: str = "mcp-admission",
-    release: str = "mcp-admission",
-    files: Sequence[Path] = (),
-) -> list[Obj]:
-    """`helm template` of the chart, as objects."""
-    proc = helm(*template_args(values, kube_version, namespace, release, files))
+def template(*args: Any, **kwargs: Any) -> list[Obj]:
+    """`helm template` of the chart (template_args' arguments), as objects."""
+    proc = helm(*template_args(*args, **kwargs))
     return [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
 
 
