@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import base64
 import os
-import socket
-import ssl
 import statistics
 import subprocess
 import sys
@@ -48,6 +46,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "mcp_admission"]
 CONTROL_PLANE = ROOT / "tools" / "control-plane"
 SERVE = ROOT / "bench" / "webhook" / "serve.py"
+sys.path.insert(0, str(SERVE.parent))  # the benchmark servers' shared start-up (tls_server.py)
+from tls_server import free_port, wait_for_handshake  # noqa: E402
+
 OPT_OUT = "mcp-admission.io/ignore"
 SIDE_LABEL = "bench.mcp-admission.io/side"
 SIDES = ("on", "floor", "off")
@@ -59,13 +60,6 @@ CONFIG_PATHS = {
     "MutatingWebhookConfiguration": "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
     "ValidatingWebhookConfiguration": "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -85,12 +79,8 @@ def _control_plane(kubeconfig: str | None) -> Iterator[str]:
 
 @contextmanager
 def _server(side: str, tls: Path, directory: Path) -> Iterator[int]:
-    """The webhook server of a side on 127.0.0.1 with the bench certificate; its port.
-
-    Ready once a TLS handshake succeeds: the control answers every path as a review, so it has no
-    /readyz, and one wait for both servers keeps them alike.
-    """
-    port = _free_port()
+    """The webhook server of a side on 127.0.0.1 with the bench certificate; its port."""
+    port = free_port()
     cert, key = str(tls / "tls.crt"), str(tls / "tls.key")
     if side == "on":
         argv = [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port), "--metrics-port", "0"]
@@ -101,17 +91,7 @@ def _server(side: str, tls: Path, directory: Path) -> Iterator[int]:
     with log_path.open("w") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=log, cwd=ROOT)
     try:
-        trust = ssl.create_default_context(cafile=str(tls / "ca.crt"))
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as raw:
-                    trust.wrap_socket(raw, server_hostname="127.0.0.1").close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise SystemExit(f"the {side} server did not start: see {log_path}") from None
-                time.sleep(0.1)
+        wait_for_handshake(port, tls / "ca.crt", process, side, log_path)
         yield port
     finally:
         process.terminate()

@@ -22,32 +22,23 @@ import argparse
 import json
 import os
 import shutil
-import socket
-import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from payloads import PAYLOADS
+from tls_server import free_port, wait_for_handshake
 
 from mcp_admission.certs.generate import generate_bundle, write_bundle
 
 HERE = Path(__file__).resolve().parent
 Body = tuple[Path, str]  # the AdmissionReview's file, the endpoint it is posted to
 ROOT = HERE.parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -69,17 +60,7 @@ def server(which: str, certs: Path, log: Path) -> Iterator[tuple[int, int]]:
             cwd=ROOT,
         )
     try:
-        context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as raw:
-                    context.wrap_socket(raw, server_hostname="127.0.0.1").close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"{which} server did not start; see {log}") from None
-                time.sleep(0.1)
+        wait_for_handshake(port, certs / "ca.crt", proc, which, log)
         yield port, proc.pid
     finally:
         proc.terminate()
