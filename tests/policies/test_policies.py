@@ -26,7 +26,6 @@ from mcp_admission.policies import (
 )
 from mcp_admission.policies.engine.backend import MAX_SELECTOR_LABELS, TOO_MANY_LABELS
 from mcp_admission.policies.engine.patch import pointer, set_members, set_value
-from mcp_admission.policies.engine.policy import Policy
 from mcp_admission.policies.engine.workloads import (
     MAX_OWNER_REFERENCES,
     MAX_SKIP_LENGTH,
@@ -34,6 +33,7 @@ from mcp_admission.policies.engine.workloads import (
     SPACES,
 )
 from mcp_admission.records import validate
+from tests.support.policies import a_policy
 
 from .apiserver_rules import service_problems, statefulset_update_problems
 from .toolhive_objects import backend_service, backend_statefulset, mcpserver_like, proxy_service, request_for
@@ -512,15 +512,7 @@ def raising(request: Request, workload: Any, settings: PolicySettings) -> Outcom
 
 
 def test_a_policy_that_raises_is_contained_and_named() -> None:
-    broken = Policy(
-        "broken",
-        "always raises",
-        Phase.MUTATE,
-        frozenset({"StatefulSet"}),
-        frozenset({"CREATE"}),
-        raising,
-        PolicySettings,
-    )
+    broken = a_policy("broken", raising)
     request = request_for(backend_statefulset("fetch", transport="stdio", replicas=3))
     decision = decide(request, CONFIG, policies=(broken, *ALL_POLICIES))
     assert decision.allowed
@@ -541,15 +533,7 @@ def shouting(request: Request, workload: Any, settings: PolicySettings) -> Outco
 
 
 def test_warnings_are_printable_short_and_unique() -> None:
-    loud = Policy(
-        "loud",
-        "",
-        Phase.VALIDATE,
-        frozenset({"StatefulSet"}),
-        frozenset({"CREATE"}),
-        shouting,
-        PolicySettings,
-    )
+    loud = a_policy("loud", shouting, phase=Phase.VALIDATE)
     decision = decide(request_for(backend_statefulset("fetch")), CONFIG, policies=(loud,))
     texts = [warning_text(w) for w in decision.warnings]
     assert texts[0] == "loud: bad name fetch"

@@ -11,9 +11,9 @@ import httpx
 import orjson
 import pytest
 
-from mcp_admission.policies import ALL_POLICIES, Outcome, Phase, PolicySettings, Request
-from mcp_admission.policies.engine.policy import Policy
+from mcp_admission.policies import ALL_POLICIES, Outcome, PolicySettings, Request
 from mcp_admission.policies.engine.workloads import Workload
+from tests.support.policies import a_policy
 
 from .support import Json, Served, check_answer, metric, patched, review, serving
 from .test_admission import mcp_service
@@ -153,15 +153,7 @@ def _raises(request: Request, workload: Workload, settings: PolicySettings) -> O
     raise RuntimeError("boom: this policy is broken")
 
 
-BROKEN = Policy(
-    id="test-broken",
-    summary="raises on every Service",
-    phase=Phase.MUTATE,
-    kinds=frozenset({"Service"}),
-    operations=frozenset({"CREATE", "UPDATE"}),
-    evaluate=_raises,
-    settings=PolicySettings,
-)
+BROKEN = a_policy("test-broken", _raises, kinds={"Service"}, operations={"CREATE", "UPDATE"})
 
 
 def test_a_policy_that_raises_is_contained(tls: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -189,15 +181,7 @@ def _unserialisable_patch(request: Request, workload: Workload, settings: Policy
     return Outcome(patch=({"op": "add", "path": "/x", "value": {1, 2}},))
 
 
-BUGGY = Policy(
-    id="test-buggy",
-    summary="returns a patch that is not JSON",
-    phase=Phase.MUTATE,
-    kinds=frozenset({"Service"}),
-    operations=frozenset({"CREATE"}),
-    evaluate=_unserialisable_patch,
-    settings=PolicySettings,
-)
+BUGGY = a_policy("test-buggy", _unserialisable_patch, kinds={"Service"})
 
 
 def test_a_webhook_bug_allows_the_request_with_a_warning(tls: Path, caplog: pytest.LogCaptureFixture) -> None:
