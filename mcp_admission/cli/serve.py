@@ -37,11 +37,17 @@ OPTIONS: dict[str, tuple[str, str, Any, str]] = {
         "serving certificate (PEM), reloaded on change",
     ),
     "key_file": ("--key-file", environment.SERVE_KEY_FILE, str, "its private key (PEM)"),
+    "drain_seconds": (
+        "--drain-seconds",
+        environment.SERVE_DRAIN_SECONDS,
+        int,
+        "seconds to keep answering on SIGTERM, closing each connection after its answer, 0: none",
+    ),
     "grace_period": (
         "--grace-period",
         environment.SERVE_GRACE_PERIOD,
         int,
-        "seconds to finish requests on SIGTERM",
+        "then seconds to finish requests in flight",
     ),
     "max_body_bytes": ("--max-body-bytes", environment.SERVE_MAX_BODY_BYTES, int, "larger bodies get 413"),
 }
@@ -101,8 +107,9 @@ def _configure(args: argparse.Namespace) -> tuple[Config, WebhookSettings]:
     """The configuration and the settings in force; ConfigError names what is wrong and where."""
     config = load_config(args.config)
     base = config.webhook
-    if args.dev:  # a different default only: --host and MCP_ADMISSION_HOST still win
-        base = base.model_copy(update={"host": "127.0.0.1"})
+    if args.dev:  # different defaults only: the flags and variables still win
+        # No drain: no apiserver to drain a connection pool from, and Ctrl+C should stop at once.
+        base = base.model_copy(update={"host": "127.0.0.1", "drain_seconds": 0})
     return config, resolve_settings(base, args, os.environ)
 
 
