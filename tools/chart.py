@@ -216,6 +216,9 @@ def _pod(deployment: Obj, part: str, tokens: Tokens, values: Obj) -> None:
             values["podSecurityContext"] = value
             rebuilt[key] = tokens.block(f"{v}.podSecurityContext")
             continue
+        if key == "terminationGracePeriodSeconds" and part == "webhook":
+            rebuilt[key] = _termination_grace(value, tokens)
+            continue
         rebuilt[key] = value
         if key == "serviceAccountName":
             rebuilt[
@@ -253,6 +256,16 @@ def _pod(deployment: Obj, part: str, tokens: Tokens, values: Obj) -> None:
                 port["containerPort"] = tokens.scalar(f"{{{{ {CFG}.{ports[port['name']]} }}}}")
     for key in ("nodeSelector", "tolerations", "priorityClassName"):
         assert key not in pod, f"deploy/base sets {key}: tools/chart.py must take it as a value's default"
+
+
+def _termination_grace(shipped: int, tokens: Tokens) -> str:
+    """The webhook pod's terminationGracePeriodSeconds follows `config:`: its drain and grace period, and
+    what deploy/base leaves to spare beyond them (the kubelet's SIGKILL must not cut either short)."""
+    webhook = yaml.safe_load((BASE / "config.yaml").read_text())["webhook"]
+    spare = shipped - webhook["drainSeconds"] - webhook["gracePeriod"]
+    assert spare > 0, "deploy/base: terminationGracePeriodSeconds must exceed drainSeconds + gracePeriod"
+    cfg = f"{CFG}.webhook"
+    return tokens.scalar(f"{{{{ add ({cfg}.drainSeconds) ({cfg}.gracePeriod) {spare} }}}}")
 
 
 def chart_objects(values: Obj) -> dict[str, tuple[str, str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -22,7 +23,7 @@ class Health(BaseModel):
     status: str
 
 
-def _management_app(ready: Callable[[], bool]) -> FastAPI:
+def _management_app(unready: Callable[[], str | None]) -> FastAPI:
     app = FastAPI(
         title="mcp-admission webhook",
         version="1",
@@ -35,9 +36,10 @@ def _management_app(ready: Callable[[], bool]) -> FastAPI:
 
     @app.get("/readyz", response_model=Health, responses={503: {"model": Health}})
     async def readyz() -> Any:
-        if ready():
+        reason = unready()
+        if reason is None:
             return Health(status="ok")
-        return JSONResponse({"status": "certificate not loaded"}, status_code=503)
+        return JSONResponse({"status": reason}, status_code=503)
 
     def openapi() -> dict[str, Any]:
         # /mutate and /validate are answered before FastAPI routing (see WebhookApp): describe them
@@ -77,15 +79,16 @@ def create_app(
     settings: WebhookSettings | None = None,
     *,
     policies: Sequence[Policy[Any]],
-    ready: Callable[[], bool] = lambda: True,
+    unready: Callable[[], str | None] = lambda: None,
     metrics: WebhookMetrics | None = None,
 ) -> WebhookApp:
     """The app for one configuration running `policies` (the CLI's: ALL_POLICIES; tests, embedders: theirs).
-    Without `metrics`, it counts on a registry of its own."""
+    Without `metrics`, it counts on a registry of its own. `unready`: why /readyz answers 503 now, None
+    when it answers 200."""
     settings = settings or WebhookSettings()
     metrics = metrics or WebhookMetrics(CollectorRegistry())
     handler = AdmissionHandler(config, policies, settings.max_body_bytes, metrics)
-    return WebhookApp(handler, _management_app(ready))
+    return WebhookApp(handler, _management_app(unready))
 
 
 _PROBE_HEADERS = [(b"content-type", b"application/json")]
@@ -95,16 +98,16 @@ class MetricsApp:
     """The plain-HTTP port: /metrics for Prometheus, and /healthz and /readyz for the kubelet's probes
     (no TLS handshake to wait for behind a flood of them on the admission port)."""
 
-    def __init__(self, registry: CollectorRegistry, ready: Callable[[], bool]) -> None:
+    def __init__(self, registry: CollectorRegistry, unready: Callable[[], str | None]) -> None:
         self.prometheus = make_asgi_app(registry)
-        self.ready = ready
+        self.unready = unready
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
         if path in ("/healthz", "/readyz"):
-            ok = path == "/healthz" or self.ready()
-            body = b'{"status":"ok"}' if ok else b'{"status":"certificate not loaded"}'
-            status = 200 if ok else 503
+            reason = None if path == "/healthz" else self.unready()
+            body = orjson.dumps({"status": reason or "ok"})
+            status = 200 if reason is None else 503
             await send({"type": "http.response.start", "status": status, "headers": _PROBE_HEADERS})
             await send({"type": "http.response.body", "body": body})
             return

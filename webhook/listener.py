@@ -80,9 +80,9 @@ class GuardedServer(uvicorn.Server):
         self._sweeper.cancel()
         await super().shutdown(sockets)
 
-    async def serve_beside(self) -> None:
-        """Serve on the running loop beside another uvicorn server, which owns the signals (no
-        capture_signals here): until `should_exit`."""
+    async def serve_here(self) -> None:
+        """Serve on the running loop until `should_exit`, leaving the signals alone (uvicorn's serve()
+        would take SIGTERM and SIGINT over: webhook.server decides what they do)."""
         config = self.config
         if not config.loaded:
             config.load()

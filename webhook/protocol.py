@@ -15,6 +15,10 @@ and across connections, at most `max_connections` are open after their TLS hands
 closes the one that has waited longest for a complete request (idle or sending slowly), never one
 whose request the application is answering; with none to close, the newcomer is closed at once. Bodies
 being read share one budget (webhook.budget); TLS handshakes are bounded by webhook.listener.
+
+While the server drains (`Limits.drain`, webhook.server), every answer carries `Connection: close` and
+its connection is closed after it: uvicorn's own way to end a keep-alive (what its shutdown does to a
+request in flight; Go's http.Server does the same once Shutdown has been called).
 """
 
 from __future__ import annotations
@@ -48,11 +52,19 @@ class Limits:
     open: set[GuardedProtocol] = field(default_factory=set)
     handshaking: dict[Any, None] = field(default_factory=dict)  # oldest first
     cut: dict[str, int] = field(default_factory=dict)  # reason -> connections closed by a limit
+    draining: bool = False  # set by drain(): no connection is kept alive after its next answer
 
     def sweep(self, now: float) -> None:
         """Close the connections whose request is not complete by its deadline."""
         for protocol in [p for p in self.open if p.deadline and p.deadline <= now]:
             protocol.timed_out()
+
+    def drain(self) -> None:
+        """From now on every answer closes its connection, those being computed included (one already
+        begun goes without the header: that connection's next answer closes it, or its idle timeout)."""
+        self.draining = True
+        for protocol in self.open:
+            protocol.close_after_answer()
 
     def count(self, reason: str) -> None:
         self.cut[reason] = self.cut.get(reason, 0) + 1
@@ -121,6 +133,12 @@ class GuardedProtocol(HttpToolsProtocol):
             self.cycle.body = bytearray()
         self.transport.close()
         self.loop.call_later(LINGER, self._abort)
+
+    def close_after_answer(self) -> None:
+        """uvicorn then sends `Connection: close` with the answer and closes the connection after it."""
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_started:
+            cycle.keep_alive = False
 
     def _abort(self) -> None:
         if not self.lost:
@@ -215,6 +233,8 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self.in_head = False
         super().on_headers_complete()
+        if self.limits.draining:
+            self.close_after_answer()
         size = self._body_size()
         if size:
             self.limits.budget.reserve(self, size)

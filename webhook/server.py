@@ -1,5 +1,14 @@
 """Running the webhook: uvicorn over TLS with a hot-reloaded certificate, plus a plain-HTTP port for metrics
-and probes on the same event loop (no thread per connection); both with webhook.protocol's limits."""
+and probes on the same event loop (no thread per connection); both with webhook.protocol's limits.
+
+Stopping, as the kubelet does it (SIGTERM while the pod's endpoint is being removed, which takes each
+apiserver a moment to see): first a drain of `drain_seconds`, in which the server keeps listening and
+answering, but /readyz answers 503 and every answer closes its connection. The apiserver keeps
+connections alive per webhook Service and reuses them whatever its endpoints say: closed by the server
+*after* a complete answer, each is dropped from its pool cleanly, where closing it idle (what a plain
+graceful shutdown does at once) can lose a review the apiserver is writing to it at that moment, and
+its Go client does not resend a POST. Then the graceful shutdown: no more connections, requests in
+flight finish within `grace_period`, exit 0."""
 
 from __future__ import annotations
 
@@ -54,29 +63,75 @@ class WebhookServer:
         self.limits = _limits(settings, settings.max_connections)
         self.metrics_limits = _limits(settings, settings.metrics_max_connections)
         metrics = WebhookMetrics(self.registry, {"admission": self.limits, "metrics": self.metrics_limits})
-        app = create_app(config, settings, policies=policies, ready=self.ready, metrics=metrics)
+        app = create_app(config, settings, policies=policies, unready=self.unready, metrics=metrics)
         self.uvicorn = GuardedServer(
             _config(app, settings, settings.port, ssl=True), self.limits, settings.handshake_timeout
         )
         self.metrics_server = GuardedServer(
-            _config(MetricsApp(self.registry, self.ready), settings, settings.metrics_port, ssl=False),
+            _config(MetricsApp(self.registry, self.unready), settings, settings.metrics_port, ssl=False),
             self.metrics_limits,
             handshake_timeout=None,
         )
+        self._loop: asyncio.AbstractEventLoop | None = None  # while serving
+        self._drain_end: asyncio.TimerHandle | None = None
 
-    def ready(self) -> bool:
-        return self.reloader is not None and self.reloader.loaded
+    def unready(self) -> str | None:
+        """Why /readyz answers 503 now (the kubelet then takes the pod out of its Services), or None."""
+        if self.limits.draining:
+            return "draining"
+        if self.reloader is None or not self.reloader.loaded:
+            return "certificate not loaded"
+        return None
 
     @property
     def started(self) -> bool:
         metrics_started = self.metrics_server.started or not self.settings.metrics_port
         return self.uvicorn.started and metrics_started
 
+    def drain(self) -> None:
+        """What SIGTERM does: drain for `drain_seconds`, then shut down gracefully. Called again during the
+        drain, it shuts down now (see stop). Safe from a signal handler or another thread."""
+        self._on_loop(self._drain)
+
     def stop(self) -> None:
-        """Begin a graceful shutdown (what SIGTERM does); safe to call from another thread."""
+        """Shut down gracefully now (SIGINT, or a second SIGTERM, during a drain ends it); called again
+        during the shutdown, stop waiting for requests in flight (uvicorn's second Ctrl+C). Safe from a
+        signal handler or another thread."""
+        self._on_loop(self._stop)
+
+    def _on_loop(self, step: Callable[[], None]) -> None:
+        # A signal handler may run in the middle of the loop's own work: only call_soon_threadsafe is safe.
+        loop = self._loop
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(step)
+                return
+            except RuntimeError:  # closed: serve() has returned
+                pass
+        self.uvicorn.should_exit = True  # not serving (yet): nothing to drain or wait for
+
+    def _drain(self) -> None:
+        again = self.limits.draining or self.uvicorn.should_exit
+        if again or not self.settings.drain_seconds or not self.uvicorn.started:  # (nothing to drain yet)
+            self._stop()
+            return
+        self.limits.drain()
+        log.info("draining", extra={"fields": {"seconds": self.settings.drain_seconds}})
+        assert self._loop is not None
+        self._drain_end = self._loop.call_later(self.settings.drain_seconds, self._stop)
+
+    def _stop(self) -> None:
+        if self._drain_end is not None:
+            self._drain_end.cancel()
+            self._drain_end = None
+        if self.uvicorn.should_exit:
+            self.uvicorn.force_exit = True
+            return
+        log.info("shutting down", extra={"fields": {"gracePeriod": self.settings.grace_period}})
         self.uvicorn.should_exit = True
 
     async def serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
         config = self.uvicorn.config
         config.load()  # builds config.ssl, the context every handshake uses
         assert config.ssl is not None
@@ -93,10 +148,11 @@ class WebhookServer:
         tasks += [asyncio.create_task(companion()) for companion in self.companions]
         metrics = None
         if self.settings.metrics_port:
-            metrics = asyncio.create_task(self.metrics_server.serve_beside(), name="metrics")
+            metrics = asyncio.create_task(self.metrics_server.serve_here(), name="metrics")
         try:
-            await self.uvicorn.serve()
+            await self.uvicorn.serve_here()
         finally:
+            self._loop = None
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -156,12 +212,12 @@ M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 
 
 def run_until_stopped(server: WebhookServer) -> None:
-    """Serve in this (main) thread on uvloop until SIGTERM/SIGINT, then return after a graceful shutdown."""
+    """Serve in this (main) thread on uvloop until SIGTERM/SIGINT, then return after a graceful shutdown.
+
+    SIGTERM (the kubelet's) drains first; SIGINT (Ctrl+C) does not. Each further signal goes one step
+    further: a drain ends at once, then the shutdown stops waiting for requests in flight."""
     return_large_buffers_to_the_system()
-    # uvicorn handles SIGTERM/SIGINT while serving, then re-raises the signal to the handler that was
-    # installed before it; with the default one the process would die by SIGTERM instead of exiting 0.
-    # This one also covers a signal that arrives during startup.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda signum, frame: server.stop())
+    signal.signal(signal.SIGTERM, lambda signum, frame: server.drain())
+    signal.signal(signal.SIGINT, lambda signum, frame: server.stop())
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(server.serve())

@@ -20,7 +20,13 @@ class WebhookSettings(Model):
     key_file: str = "/etc/mcp-admission/tls/tls.key"
     # The apiserver sends up to ~3 MiB (object + oldObject); the slack covers the review's envelope.
     max_body_bytes: int = Field(default=3 * MIB + 256 * 1024, ge=1024)
-    # Below the pod's terminationGracePeriodSeconds (30 by default), so in-flight requests finish.
+    # On SIGTERM: seconds to keep listening and answering, each answer with `Connection: close` and /readyz
+    # 503, while the endpoint removal reaches every apiserver and its kept-alive connections to this pod
+    # close after a complete answer; then the graceful shutdown. A second SIGTERM, or SIGINT, ends it.
+    # Longer than idle_timeout, so a connection that no request reuses is closed by then too.
+    drain_seconds: int = Field(default=10, ge=0, le=600)
+    # Then seconds for in-flight requests to finish. drain_seconds + grace_period stays below the pod's
+    # terminationGracePeriodSeconds (35 shipped), so they do.
     grace_period: int = Field(default=20, ge=0, le=600)  # seconds
     cert_reload_interval: float = Field(default=10.0, gt=0, le=3600)
     # What one client may hold (issue 23; deploy/README.md "What the webhook withstands"). The apiserver

@@ -39,7 +39,16 @@ OPTIONS = (
         "cert_file", environment.SERVE_CERT_FILE, str, "FILE", "serving certificate (PEM), reloaded on change"
     ),
     _setting("key_file", environment.SERVE_KEY_FILE, str, "FILE", "its private key (PEM)"),
-    _setting("grace_period", environment.SERVE_GRACE_PERIOD, int, "SECONDS", "to finish requests on SIGTERM"),
+    _setting(
+        "drain_seconds",
+        environment.SERVE_DRAIN_SECONDS,
+        int,
+        "SECONDS",
+        "to keep answering on SIGTERM, closing each connection after its answer, 0: none",
+    ),
+    _setting(
+        "grace_period", environment.SERVE_GRACE_PERIOD, int, "SECONDS", "then to finish requests in flight"
+    ),
     _setting("max_body_bytes", environment.SERVE_MAX_BODY_BYTES, int, "BYTES", "larger bodies get 413"),
     options.LOG_LEVEL,
     Option(
@@ -82,8 +91,9 @@ def _configure(args: argparse.Namespace) -> tuple[Config, WebhookSettings]:
     """The configuration and the settings in force; ConfigError names what is wrong and where."""
     config = load_config(args.config)
     base = config.webhook
-    if args.dev:  # a different default only: --host and MCP_ADMISSION_HOST still win
-        base = base.model_copy(update={"host": "127.0.0.1"})
+    if args.dev:  # different defaults only: the flags and variables still win
+        # No drain: no apiserver to drain a connection pool from, and Ctrl+C should stop at once.
+        base = base.model_copy(update={"host": "127.0.0.1", "drain_seconds": 0})
     return config, options.resolve(base, OPTIONS, args, os.environ)
 
 

@@ -300,6 +300,8 @@ def test_every_configuration_key_set_is_what_the_pods_run_with() -> None:
     pods = by_kind(objs)["Deployment", "admission-webhook"]["spec"]["template"]["spec"]
     (webhook,) = pods["containers"]
     assert {p["name"]: p["containerPort"] for p in webhook["ports"]} == {"https": 9443, "metrics": 9090}
+    # The kubelet's SIGKILL waits for the drain and the grace period, with deploy/base's 5 s to spare.
+    assert pods["terminationGracePeriodSeconds"] == 15 + 25 + 5
 
 
 def test_a_changed_configuration_changes_the_pods_checksum() -> None:

@@ -65,6 +65,7 @@ def cluster(
             "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
             "--metrics-port", str(metrics_port), "--cert-file", str(tls / "tls.crt"),
             "--key-file", str(tls / "tls.key"), "--grace-period", "2", "--log-level", "debug",
+            "--drain-seconds", "0",  # called by URL, not through a Service's endpoints: nothing to drain
         ],
         work / "webhook.log",
     )  # fmt: skip

@@ -126,8 +126,8 @@ def test_a_rolling_restart_of_the_webhook_admits_nothing_unpatched(
                                  start=lambda: kubectl(*restart))  # fmt: skip
     tally = rolled.tally
     print(f"rolling restart of the webhook: {tally.line()}")
-    # A probe may land between an old pod's SIGTERM and its exit (the listener is closed while it
-    # drains): expected, see deploy/README.md. A new pod must never fail one.
+    # An old pod fails its probes between SIGTERM and its exit (503 while it drains, refused after):
+    # expected, see deploy/README.md. A new pod must never fail one.
     unhealthy = unhealthy_events(kubectl)
     print(f"Unhealthy events of webhook pods: {unhealthy}")
     assert all(event.split(":", 1)[0] in rolled.old for event in unhealthy), unhealthy

@@ -106,6 +106,7 @@ def test_sigterm_finishes_requests_in_flight_then_exits_0(tls: Path, tmp_path: P
         environment.SERVE_CERT_FILE: str(tls / "tls.crt"),
         environment.SERVE_KEY_FILE: str(tls / "tls.key"),
         environment.SERVE_GRACE_PERIOD: "20",
+        environment.SERVE_DRAIN_SECONDS: "0",  # the graceful shutdown alone (the drain: test_drain.py)
     }
     with process([], log, env) as proc:
         wait_ready(f"https://127.0.0.1:{port}", tls / "ca.crt", proc, log)
@@ -140,6 +141,7 @@ def test_grace_period_bounds_the_wait(tls: Path, tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "serve.log"
     args = ["--host", "127.0.0.1", "--port", str(port), "--metrics-port", "0", "--grace-period", "1"]
+    args += ["--drain-seconds", "0"]
     args += ["--cert-file", str(tls / "tls.crt"), "--key-file", str(tls / "tls.key")]
     with process(args, log) as proc:
         wait_ready(f"https://127.0.0.1:{port}", tls / "ca.crt", proc, log)
@@ -224,6 +226,7 @@ def test_requests_left_alone_are_logged_at_debug_only(tls: Path, tmp_path: Path,
     port = free_port()
     log = tmp_path / "serve.log"
     args = ["--host", "127.0.0.1", "--port", str(port), "--metrics-port", "0", "--log-level", level]
+    args += ["--drain-seconds", "0"]
     args += ["--cert-file", str(tls / "tls.crt"), "--key-file", str(tls / "tls.key")]
     sent = {
         "mcp": review(mcp_service()),
