@@ -112,7 +112,8 @@ def _add(counts: dict[K, int], key: K) -> None:
 
 
 class ConnectionMetrics(Collector):
-    """Open connections and those a limit closed, per listener (webhook.protocol), read at scrape time."""
+    """Open connections, the bytes their bodies being read hold, and the connections a limit closed, per
+    listener (webhook.protocol), read at scrape time."""
 
     def __init__(self, listeners: Mapping[str, Limits]) -> None:
         self.listeners = listeners
@@ -120,6 +121,14 @@ class ConnectionMetrics(Collector):
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         open_ = GaugeMetricFamily(
             "mcp_admission_open_connections", "Connections open after their handshake.", labels=["listener"]
+        )
+        # What shows a request whose head was read (its body reserves its length) and how close the
+        # listener is to maxInflightBodyBytes, past which the slowest body is cut.
+        bodies = GaugeMetricFamily(
+            "mcp_admission_body_bytes_in_flight",
+            "Bytes reserved by request bodies being read (their declared length), bounded by "
+            "maxInflightBodyBytes.",
+            labels=["listener"],
         )
         cut = CounterMetricFamily(
             "mcp_admission_connections_cut",
@@ -130,9 +139,11 @@ class ConnectionMetrics(Collector):
         )
         for name, limits in self.listeners.items():
             open_.add_metric([name], len(limits.open))
+            bodies.add_metric([name], limits.budget.used)
             for reason, count in list(limits.cut.items()):
                 cut.add_metric([name, reason], count)
         yield open_
+        yield bodies
         yield cut
 
 

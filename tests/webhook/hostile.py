@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import ssl
 import statistics
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIG = ROOT / "deploy" / "base" / "config.yaml"
 SHIPPED_DEPLOYMENT = ROOT / "deploy" / "base" / "webhook.yaml"
 SHIPPED_WEBHOOKS = ROOT / "deploy" / "components" / "webhooks" / "webhooks.yaml"
+SHIPPED_README = ROOT / "deploy" / "README.md"
 MIB = 1024 * 1024
 
 
@@ -70,6 +72,11 @@ class Server:
     metrics_port: int
     ca: Path
     log: Path
+    settings: dict[str, object]  # the `webhook:` section it was started with (camelCase keys)
+
+    def seconds(self, key: str) -> float:
+        """A deadline of its configuration (requestTimeout, handshakeTimeout, ...), in seconds."""
+        return float(self.settings[key])  # type: ignore[arg-type]
 
     def status(self, key: str) -> int:
         """A /proc/<pid>/status field in kB (VmHWM: peak RSS) or a count (Threads)."""
@@ -91,11 +98,19 @@ class Server:
 
 
 @contextlib.contextmanager
-def shipped_server(directory: Path, root: Path = ROOT, python: str = sys.executable) -> Iterator[Server]:
-    """The server of the tree at `root` run by `python` (bench/webhook/hostile.py --before: another tree)."""
+def shipped_server(
+    directory: Path,
+    root: Path = ROOT,
+    python: str = sys.executable,
+    *,
+    overrides: Mapping[str, object] | None = None,
+) -> Iterator[Server]:
+    """The server of the tree at `root` run by `python` (bench/webhook/hostile.py --before: another tree),
+    with `overrides` (camelCase keys of `webhook:`) written into its configuration file as a user would."""
     write_bundle(generate_bundle("hostile", "tests", extra_sans=("127.0.0.1",)), directory)
     config = yaml.safe_load((root / SHIPPED_CONFIG.relative_to(ROOT)).read_text())
     port, metrics_port = free_port(), free_port()
+    config["webhook"].update(overrides or {})
     config["webhook"].update(
         host="127.0.0.1",
         port=port,
@@ -113,7 +128,7 @@ def shipped_server(directory: Path, root: Path = ROOT, python: str = sys.executa
             cwd=root,
             env={k: v for k, v in os.environ.items() if not k.startswith("MCP_ADMISSION_")},
         )
-    server = Server(proc, port, metrics_port, directory / "ca.crt", log)
+    server = Server(proc, port, metrics_port, directory / "ca.crt", log, config["webhook"])
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -128,7 +143,7 @@ def shipped_server(directory: Path, root: Path = ROOT, python: str = sys.executa
         assert proc.poll() is None, f"serve died under attack ({proc.returncode}):\n{log.read_text()}"
     finally:
         if proc.poll() is None:
-            proc.terminate()
+            proc.send_signal(signal.SIGINT)  # stop without SIGTERM's drain: the attack is measured, not that
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -267,6 +282,14 @@ class Outcome:
     statuses: dict[int, int] = field(default_factory=dict)  # status of the server's answers -> count
     closed: int = 0  # connections the server closed (EOF or reset) within the bound
     open_at_end: int = 0  # connections still open when the attack gave up waiting
+    # Per connection the server closed: its answer's status (None: none) and the seconds from the moment
+    # the client began to connect to the close. The server cannot start its clocks any earlier: a
+    # deadline of d seconds shows as at least d here.
+    closed_after: list[tuple[int | None, float]] = field(default_factory=list)
+
+    def seconds(self, status: int | None) -> list[float]:
+        """When the connections answered `status` were closed, sorted."""
+        return sorted(after for answered, after in self.closed_after if answered == status)
 
     async def watch(
         self,
@@ -274,9 +297,14 @@ class Outcome:
         writer: asyncio.StreamWriter,
         within: float,
         sender: asyncio.Task[None] | None = None,
+        start: float | None = None,
     ) -> None:
-        """Wait up to `within` s for the server's answer and close, count them, then let go."""
+        """Wait up to `within` s for the server's answer and close, count them, then let go. `start`: the
+        monotonic time at which the client began to connect (else now)."""
+        start = time.monotonic() if start is None else start
         status, closed = await answer_then_eof(reader, within)
+        if closed:
+            self.closed_after.append((status, time.monotonic() - start))
         if sender is not None:
             sender.cancel()
         if status is not None:
@@ -346,6 +374,7 @@ async def held_bodies(server: Server, connections: int, body_bytes: int, within:
     outcome = Outcome()
 
     async def one(i: int) -> None:
+        start = time.monotonic()
         try:
             reader, writer = await _connect(server)
         except (ConnectionError, ssl.SSLError):
@@ -366,7 +395,7 @@ async def held_bodies(server: Server, connections: int, body_bytes: int, within:
                     writer.write(b" ")
                     await writer.drain()
 
-        await outcome.watch(reader, writer, within, asyncio.create_task(trickle()))
+        await outcome.watch(reader, writer, within, asyncio.create_task(trickle()), start)
 
     await asyncio.gather(*(one(i) for i in range(connections)))
     return outcome
@@ -378,6 +407,7 @@ async def slowloris(server: Server, connections: int, within: float, tls: bool =
     outcome = Outcome()
 
     async def one() -> None:
+        start = time.monotonic()
         try:
             reader, writer = await _connect(server, tls)
         except (ConnectionError, ssl.SSLError, TimeoutError):
@@ -391,7 +421,7 @@ async def slowloris(server: Server, connections: int, within: float, tls: bool =
                     await writer.drain()
                     await asyncio.sleep(1)
 
-        await outcome.watch(reader, writer, within, asyncio.create_task(trickle()) if tls else None)
+        await outcome.watch(reader, writer, within, asyncio.create_task(trickle()) if tls else None, start)
 
     await asyncio.gather(*(one() for _ in range(connections)))
     return outcome

@@ -20,9 +20,9 @@ import orjson
 import pytest
 
 from mcp_admission import environment
-from tests.support import free_port
+from tests.support import eventually, free_port
 
-from .support import review
+from .support import metric, review
 from .test_admission import mcp_service, plain_deployment
 
 
@@ -63,6 +63,19 @@ def wait_ready(url: str, ca: Path, proc: subprocess.Popen[bytes], log: Path) -> 
         time.sleep(0.1)
 
 
+def heads_read(metrics_port: int, bodies: list[bytes]) -> None:
+    """Until the server has read the heads of requests with these `bodies`: each then reserves its
+    length in the body budget, which its metrics show (webhook.budget, webhook.metrics)."""
+
+    def reserved() -> bool:
+        text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+        return metric(text, "mcp_admission_body_bytes_in_flight", listener="admission") == sum(
+            map(len, bodies)
+        )
+
+    eventually(reserved, "the server to read the requests' heads", interval=0.02)
+
+
 def refuses_connections(port: int) -> bool:
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -97,12 +110,12 @@ def read_response(tls: ssl.SSLSocket) -> tuple[int, bytes]:
 
 
 def test_sigterm_finishes_requests_in_flight_then_exits_0(tls: Path, tmp_path: Path) -> None:
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     log = tmp_path / "serve.log"
     env = {  # everything from the environment, as in the container
         environment.SERVE_HOST: "127.0.0.1",
         environment.SERVE_PORT: str(port),
-        environment.SERVE_METRICS_PORT: str(free_port()),
+        environment.SERVE_METRICS_PORT: str(metrics_port),
         environment.SERVE_CERT_FILE: str(tls / "tls.crt"),
         environment.SERVE_KEY_FILE: str(tls / "tls.key"),
         environment.SERVE_GRACE_PERIOD: "20",
@@ -115,7 +128,7 @@ def test_sigterm_finishes_requests_in_flight_then_exits_0(tls: Path, tmp_path: P
         sockets = [tls_socket(port, tls / "ca.crt") for _ in bodies]
         for sock, body in zip(sockets, bodies, strict=True):
             start_request(sock, body, len(body) // 2)
-        time.sleep(0.3)  # the server has read those heads
+        heads_read(metrics_port, bodies)
 
         proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 10
@@ -138,17 +151,17 @@ def test_sigterm_finishes_requests_in_flight_then_exits_0(tls: Path, tmp_path: P
 
 
 def test_grace_period_bounds_the_wait(tls: Path, tmp_path: Path) -> None:
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     log = tmp_path / "serve.log"
-    args = ["--host", "127.0.0.1", "--port", str(port), "--metrics-port", "0", "--grace-period", "1"]
-    args += ["--drain-seconds", "0"]
+    args = ["--host", "127.0.0.1", "--port", str(port), "--metrics-port", str(metrics_port)]
+    args += ["--grace-period", "1", "--drain-seconds", "0"]
     args += ["--cert-file", str(tls / "tls.crt"), "--key-file", str(tls / "tls.key")]
     with process(args, log) as proc:
         wait_ready(f"https://127.0.0.1:{port}", tls / "ca.crt", proc, log)
         body = orjson.dumps(review(mcp_service()))
         with tls_socket(port, tls / "ca.crt") as stuck:
             start_request(stuck, body, 10)  # never finished
-            time.sleep(0.3)
+            heads_read(metrics_port, [body])
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=15) == 0
 
