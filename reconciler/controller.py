@@ -102,6 +102,11 @@ class Reconciler:
         thread.start()
         self._threads.append(thread)
 
+    @property
+    def threads(self) -> tuple[threading.Thread, ...]:
+        """Every thread start() spawned: after stop() none is alive."""
+        return tuple(self._threads)
+
     def start(self) -> None:
         for informer in self._informers:
             self._spawn(informer.run, f"informer {informer.path}")
