@@ -3,6 +3,7 @@ on them (client-go's reflector ends its watch on its stop channel the same way).
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -11,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from mcp_admission.kube import Kube
 from mcp_admission.policies import PolicyConfig
 from mcp_admission.reconciler.controller import Reconciler
+from mcp_admission.reconciler.informer import Informer, Obj
 from mcp_admission.reconciler.metrics import ReconcilerMetrics
 from mcp_admission.reconciler.settings import ReconcilerSettings
 from tests.support import eventually
@@ -52,3 +54,21 @@ def test_run_once_on_an_empty_namespace_ends_promptly(kube: Kube, namespace: str
     took = time.monotonic() - began
     assert alive(reconciler) == []
     assert took < PROMPT, f"run_once took {took:.1f}s"
+
+
+def test_a_watch_opened_as_stop_runs_is_closed_at_once(kube: Kube, namespace: str) -> None:
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    kube.request("POST", path, body={"metadata": {"name": "one"}, "data": {}})
+    errors: list[str] = []
+    informer: Informer
+
+    def stop_during_relist(_obj: Obj) -> None:  # the relist's callbacks run before its watch opens
+        informer.stop()
+
+    informer = Informer(kube, path, stop_during_relist, stop_during_relist, errors.append)
+    thread = threading.Thread(target=informer.run, name=f"informer {path}", daemon=True)
+    thread.start()
+    assert informer.synced.wait(30)
+    thread.join(PROMPT)
+    assert not thread.is_alive(), "the informer runs on a watch opened after stop()"
+    assert errors == []
