@@ -10,7 +10,10 @@ and turns 410 into a generic error).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 from collections.abc import Iterator, Sequence
 from importlib import metadata
 from typing import Any
@@ -149,15 +152,23 @@ class Kube:
 
 
 class WatchStream:
-    """One open watch. close() (from any thread) ends the iteration promptly."""
+    """One open watch. close() (from any thread) ends the iteration promptly.
+
+    Closing the response from another thread does not wake a thread blocked reading it; shutting its
+    socket down does (the read sees end-of-stream at once), as client-go's reflector ends a watch on its
+    stop channel. That connection is then closed, never handed back to the pool half-read.
+    """
 
     def __init__(self, raw: urllib3.HTTPResponse, path: str) -> None:
         self._raw = raw
         self._path = path
         self._closed = False
+        self._released = False
+        self._lock = threading.Lock()  # close() never shuts down a socket the pool has handed on
 
     def __iter__(self) -> Iterator[JSON]:
         buffer = b""
+        ended = False
         try:
             for chunk in self._raw.stream(65536, decode_content=True):
                 buffer += chunk
@@ -165,12 +176,24 @@ class WatchStream:
                 for line in lines:
                     if line.strip():
                         yield json.loads(line)
+            ended = not self._closed
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
             if not self._closed:
                 raise KubeError(0, f"watch {self._path}: {exc}") from None
         finally:
-            self._raw.release_conn()
+            with self._lock:
+                self._released = True
+                if not ended:  # closed, failed or abandoned mid-stream: the connection is not reusable
+                    self._raw.close()
+                self._raw.release_conn()
 
     def close(self) -> None:
-        self._closed = True
-        self._raw.shutdown()
+        with self._lock:
+            self._closed = True
+            if self._released:
+                return
+            connection = self._raw.connection
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)

@@ -28,6 +28,7 @@ from mcp_admission.reconciler.stdio_controller import StdioScaleBack
 __all__ = ["FIELD_MANAGER", "Controller", "Reconciler"]
 
 log = logging.getLogger(__name__)
+STOP_SECONDS = 5  # stop() waits this long for its threads (each ends at once: watches are shut down)
 
 
 class Controller(Protocol):
@@ -102,6 +103,11 @@ class Reconciler:
         thread.start()
         self._threads.append(thread)
 
+    @property
+    def threads(self) -> tuple[threading.Thread, ...]:
+        """Every thread start() spawned: after stop() none is alive."""
+        return tuple(self._threads)
+
     def start(self) -> None:
         for informer in self._informers:
             self._spawn(informer.run, f"informer {informer.path}")
@@ -121,8 +127,11 @@ class Reconciler:
         for informer in self._informers:
             informer.stop()
         self.queue.close()
+        deadline = time.monotonic() + STOP_SECONDS  # one bound for all, not one per thread
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                log.warning("thread %r did not stop within %ss", thread.name, STOP_SECONDS)
         self.metrics.queue_depth.set(0)
 
     def run(self, until: threading.Event) -> None:

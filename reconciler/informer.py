@@ -60,7 +60,8 @@ class Informer:
         self._store: dict[str, Obj] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._stream: WatchStream | None = None
+        self._stream: WatchStream | None = None  # the open watch, for stop() to close
+        self._watching = threading.Lock()  # orders stop() and opening a watch
         self.relists = 0
 
     def get(self, key: str) -> Obj | None:
@@ -90,10 +91,22 @@ class Informer:
             return list(self._store.values())
 
     def stop(self) -> None:
-        self._stop.set()
-        stream = self._stream
+        """End run() promptly: its open watch is closed, and one it opens from now on is closed at once."""
+        with self._watching:
+            self._stop.set()
+            stream = self._stream
         if stream is not None:
             stream.close()
+
+    def _open(self, query: list[tuple[str, str]], timeout: float) -> WatchStream:
+        # stop() either sees this stream or is seen here: a watch opened as it ran is never left open.
+        stream = self._kube.watch(self.path, query, timeout=timeout)
+        with self._watching:
+            self._stream = stream
+            stopped = self._stop.is_set()
+        if stopped:
+            stream.close()
+        return stream
 
     def run(self) -> None:
         failures = 0
@@ -153,13 +166,13 @@ class Informer:
             ("timeoutSeconds", str(seconds)),
         ]
         try:
-            self._stream = self._kube.watch(self.path, query, timeout=seconds + 30)
+            stream = self._open(query, timeout=seconds + 30)
         except KubeError as exc:
             if exc.status == 410:
                 raise Gone() from None
             raise
         try:
-            for event in self._stream:
+            for event in stream:
                 kind, obj = event.get("type"), event.get("object")
                 if not isinstance(obj, dict):
                     continue
@@ -182,5 +195,6 @@ class Informer:
                         self._store[key] = obj
                     self._on_change(obj)
         finally:
-            self._stream = None
+            with self._watching:
+                self._stream = None
         return version

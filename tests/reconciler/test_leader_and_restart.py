@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ from tests.support.reconciler import Running, Start
 from ..conftest import ROOT, ControlPlane
 
 pytestmark = pytest.mark.cluster
+# A bound with a wide margin, not a timing: a watch left open made stopping wait 5 s on each informer.
+PROMPT = 8.0
 FAST_LEASE = {"lease_duration_seconds": 6, "renew_deadline_seconds": 4, "retry_period_seconds": 0.5}
 
 
@@ -129,6 +132,16 @@ def test_cli_once_converges_then_writes_nothing(
     assert {n: service(kube, namespace, n)["metadata"]["resourceVersion"] for n in versions} == versions  # type: ignore[index]
 
 
+def test_cli_once_on_an_empty_namespace_exits_promptly(namespace: str, control_plane: ControlPlane) -> None:
+    args = cli("--once", "--kubeconfig", str(control_plane.kubeconfig), "--namespace", namespace)
+    began = time.monotonic()
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    took = time.monotonic() - began
+    assert done.returncode == 0, done.stderr
+    assert took < PROMPT, f"reconcile --once took {took:.1f}s"
+    assert "Logging error" not in done.stderr  # no thread of ours logs after the process ended
+
+
 def test_cli_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "config.yaml"
     bad.write_text("reconciler:\n  workers: 0\n")
@@ -167,7 +180,10 @@ def test_cli_sigterm_releases_the_lease(
         assert "mcp_admission_reconciler_is_leader 1.0" in metrics
         assert 'mcp_admission_reconciler_writes_total{kind="Service"} 2.0' in metrics
         process.send_signal(signal.SIGTERM)
+        began = time.monotonic()
         assert process.wait(30) == 0
+        took = time.monotonic() - began
+        assert took < PROMPT, f"SIGTERM to exit took {took:.1f}s"
         # Released, so a standby takes over at once instead of after leaseDurationSeconds (30 s here).
         assert lease(kube, namespace)["holderIdentity"] == ""
     finally:
