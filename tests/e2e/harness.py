@@ -142,12 +142,13 @@ class Process:
     def exited(self) -> bool:
         return self.proc is not None and self.proc.poll() is not None
 
-    def stop(self, timeout: float = 15.0) -> int | None:
-        """SIGTERM (as the kubelet does), SIGKILL if it does not exit in time; the exit code."""
+    def stop(self, timeout: float = 15.0, sig: signal.Signals = signal.SIGTERM) -> int | None:
+        """SIGTERM (as the kubelet does), SIGKILL if it does not exit in time; the exit code.
+        `sig=SIGINT` stops `serve` without SIGTERM's drain, where the drain is not what a test is about."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:

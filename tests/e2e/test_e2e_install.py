@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import ssl
 from pathlib import Path
 from typing import Any
@@ -127,7 +128,7 @@ def test_the_webhook_pods_manage_their_certificates_with_their_rbac(cluster: Clu
                 "serve --manage-certs to inject the caBundle again",
             )
         finally:
-            assert server.stop() == 0
+            assert server.stop(sig=signal.SIGINT) == 0  # no drain (tests/webhook/test_drain.py has it)
     finally:
         _set_ca_bundles(kubectl, ours)  # back to the CA of the webhook these tests run on loopback
     assert base64.b64decode(ours[WEBHOOK_CONFIGS[0]]) == cluster.ca_file.read_bytes()
@@ -257,7 +258,7 @@ def test_the_shipped_containers_start_under_every_service_link_variable(cluster:
                 eventually(lambda: server.exited or _answers(https, readyz), "serve to be ready")
                 assert not server.exited, server.log.read_text()
         finally:
-            assert server.stop() == 0, server.log.read_text()
+            assert server.stop(sig=signal.SIGINT) == 0, server.log.read_text()  # no drain, as above
     finally:
         _set_ca_bundles(kubectl, ours)  # back to the CA of the webhook these tests run on loopback
 
