@@ -82,6 +82,44 @@ def pytest_configure(config: pytest.Config) -> None:
     _CONFIG[:] = [config]
 
 
+# ------------------------------------------------------------------------ on every core (pytest-xdist)
+
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1"... in a worker; "" otherwise
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which turns the number into workers
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """The whole suite (no paths given; without the image and pod tests) runs on every core. Each worker
+    brings up the planes its tests need (session fixtures are per worker): cluster-wide parts of two
+    workers never meet.
+
+    A selection (`pytest tests/x.py`) runs in this process, where --pdb and -s work; `-n 2` distributes
+    it too, and `-n 0` or `-p no:xdist` keep the whole suite here. `--dist load`, never the scope or
+    group modes: those key tests by id, and schemathesis gives the four tests of tests/webhook/
+    test_fuzz.py one id, so three would never run; and xdist 3.8's groups do not reach pytest 9's ids.
+    """
+    option = config.option
+    if (
+        not WORKER  # a worker is given its options: never workers of its own
+        and config.pluginmanager.hasplugin("xdist")
+        and config.args_source is pytest.Config.ArgsSource.TESTPATHS
+        and getattr(option, "numprocesses", 0) is None
+        and not option.usepdb
+        and not _needs_the_machines_node(config)
+    ):
+        option.numprocesses = "auto"
+
+
+def _needs_the_machines_node(config: pytest.Config) -> bool:
+    """Whether the run includes the image and pod tests (root only): they share one image build and the
+    machine's one node, which a session per worker would each make (the second waiting on the first)."""
+    image_left_out = any(
+        Path(p).resolve() == ROOT / "tests" / "image" for p in config.getoption("ignore") or []
+    )
+    node_left_out = os.environ.get("MCP_ADMISSION_NODE_TESTS", "1") == "0"
+    return os.geteuid() == 0 and not (image_left_out and node_left_out)
+
+
 def _uncaptured() -> Any:
     """Output straight to the terminal: `build` can take minutes and should show its progress."""
     capman = _CONFIG[0].pluginmanager.get_plugin("capturemanager") if _CONFIG else None
@@ -138,7 +176,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         _build_image()
     if EXISTING_KUBECONFIG:
         return
-    _SCRATCH_WANTED[:] = [any("scratch_plane" in getattr(i, "fixturenames", ()) for i in session.items)]
+    # A worker runs only some of the tests it collected: it brings up the scratch plane when one asks.
+    wanted = not WORKER and any("scratch_plane" in getattr(i, "fixturenames", ()) for i in session.items)
+    _SCRATCH_WANTED[:] = [wanted]
     if any(_needs_control_plane(item) for item in session.items):
         _build(node=any(item.get_closest_marker("node") for item in session.items))
 

@@ -31,13 +31,14 @@ def namespace(kube: Kube) -> Iterator[str]:
 
 
 @pytest.fixture
-def start_reconciler(kube: Kube) -> Iterator[Start]:
+def start_reconciler(request: pytest.FixtureRequest) -> Iterator[Start]:
     started: list[Reconciler] = []
 
     def start(*namespaces: str, policy: PolicyConfig | None = None, client: Kube | None = None) -> Running:
         registry = CollectorRegistry()
         reconciler = Reconciler(
-            client or kube,
+            # the shared plane's client only when asked: tests of a plane of their own do not start it
+            client or request.getfixturevalue("kube"),
             policy or PolicyConfig(),
             ReconcilerSettings(),
             ReconcilerMetrics(registry),
