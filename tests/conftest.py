@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -23,6 +24,8 @@ from typing import Any, NoReturn
 import pytest
 import yaml
 from hypothesis import settings as hypothesis_settings
+
+from tests.support import scheduling
 
 # Property tests draw the same examples on every run: a draw that happens to miss a case must not turn
 # one CI run red and the next green. (Hypothesis' own advice for CI: derandomize, no example database.)
@@ -91,11 +94,11 @@ WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1"... in a worke
 def pytest_cmdline_main(config: pytest.Config) -> None:
     """The whole suite (no paths given; without the image and pod tests) runs on every core. Each worker
     brings up the planes its tests need (session fixtures are per worker): cluster-wide parts of two
-    workers never meet.
+    workers never meet; the scheduler (`ByBringUp`) sends tests that share a bring-up where it is up.
 
     A selection (`pytest tests/x.py`) runs in this process, where --pdb and -s work; `-n 2` distributes
-    it too, and `-n 0` or `-p no:xdist` keep the whole suite here. `--dist load`, never the scope or
-    group modes: those key tests by id, and schemathesis gives the four tests of tests/webhook/
+    it too, and `-n 0` or `-p no:xdist` keep the whole suite here. Never the scope or group modes of
+    xdist: those key tests by id, and schemathesis gives the four tests of tests/webhook/
     test_fuzz.py one id, so three would never run; and xdist 3.8's groups do not reach pytest 9's ids.
     """
     option = config.option
@@ -108,6 +111,27 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         and not _needs_the_machines_node(config)
     ):
         option.numprocesses = "auto"
+
+
+# The controller names a file; each worker writes there, while it collects, what each test needs; the
+# scheduler reads it (tests/support/scheduling.py says why and how).
+_PLAN = Path(tempfile.gettempdir()) / f"mcp-admission-xdist-plan-{os.getpid()}.json"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    node.workerinput[scheduling.PLAN_KEY] = str(_PLAN)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> scheduling.ByBringUp | None:
+    """`load` (the mode of `-n` alone), the tests that share a bring-up kept on the workers that have it."""
+    return scheduling.ByBringUp(config, log, _PLAN) if config.getvalue("dist") == "load" else None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not WORKER:
+        _PLAN.unlink(missing_ok=True)
 
 
 def _needs_the_machines_node(config: pytest.Config) -> bool:
@@ -168,8 +192,12 @@ def _needs_control_plane(item: pytest.Item) -> bool:
     )
 
 
+@pytest.hookimpl(tryfirst=True)  # the plan is written before xdist tells the controller "collected"
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Build before the first test, outside any test's timeout, when a selected test needs it."""
+    plan = getattr(session.config, "workerinput", {}).get(scheduling.PLAN_KEY)
+    if plan:
+        scheduling.write_plan(Path(plan), session.items)
     if session.config.option.collectonly:
         return
     if any("project_image" in getattr(item, "fixturenames", ()) for item in session.items):
