@@ -6,7 +6,8 @@ no webhook configuration, and writes go on.
 The plane has no nodes: pods stay Pending, which is all these need (the Deployments' ReplicaSets show
 the rollout). On the session's control plane: the chart registers cluster-wide webhooks (and a release
 takes the namespace mcp-admission, as the e2e install does), so this module has the plane's cluster-wide
-part to itself, and at its end uninstalls whatever a failed test left and deletes its namespaces.
+part to itself, and at its end uninstalls whatever a failed test left and deletes its namespaces
+(without waiting: tests/support/namespaces.py).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from typing import Any
 import pytest
 import yaml
 
+from mcp_admission.kube import Kube, api_client
 from tests.conftest import ControlPlane
 from tests.support import eventually
+from tests.support.namespaces import none_terminating
 
 from .helm import CHART, LEGACY, Obj, helm, template_args
 
@@ -35,15 +38,21 @@ RELEASES = {"mcp-admission": "mcp-admission", "team-b": "team-b"}  # release →
 
 @pytest.fixture(scope="module")
 def plane(cluster_wide: ControlPlane) -> Iterator[ControlPlane]:
+    """The shared plane once none of the namespaces this module makes is still being deleted (by an
+    earlier package: mcp-admission is the e2e install's too). Nothing it installs runs (no nodes), so
+    the other namespaces do not matter to it."""
+    none_terminating(Kube(api_client(str(cluster_wide.kubeconfig))), among=NAMESPACES)
     yield cluster_wide
     for release, namespace in {**RELEASES, "bad": "bad"}.items():
         on(cluster_wide, "uninstall", release, "-n", namespace, "--ignore-not-found", check=False)
-    made = ["apps", "after", "bad", *RELEASES.values(), *(dry_run_namespace(v) for v in CI_VALUES)]
-    kubectl(cluster_wide, "delete", "namespace", "--ignore-not-found", "--timeout=120s", *made)
+    kubectl(cluster_wide, "delete", "namespace", "--ignore-not-found", "--wait=false", *NAMESPACES)
 
 
 def dry_run_namespace(values: Path) -> str:
     return "dry-" + values.stem.removesuffix("-values")
+
+
+NAMESPACES = ["apps", "after", "bad", *RELEASES.values(), *(dry_run_namespace(v) for v in CI_VALUES)]
 
 
 def kubectl(plane: ControlPlane, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
