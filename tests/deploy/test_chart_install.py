@@ -38,14 +38,17 @@ RELEASES = {"mcp-admission": "mcp-admission", "team-b": "team-b"}  # release →
 
 @pytest.fixture(scope="module")
 def plane(cluster_wide: ControlPlane) -> Iterator[ControlPlane]:
-    """The shared plane once none of the namespaces this module makes is still being deleted (by an
-    earlier package: mcp-admission is the e2e install's too). Nothing it installs runs (no nodes), so
-    the other namespaces do not matter to it."""
-    none_terminating(Kube(api_client(str(cluster_wide.kubeconfig))), among=NAMESPACES)
     yield cluster_wide
     for release, namespace in {**RELEASES, "bad": "bad"}.items():
         on(cluster_wide, "uninstall", release, "-n", namespace, "--ignore-not-found", check=False)
     kubectl(cluster_wide, "delete", "namespace", "--ignore-not-found", "--wait=false", *NAMESPACES)
+
+
+def free(plane: ControlPlane, *namespaces: str) -> None:
+    """Wait until none of the namespaces a test is about to make is still being deleted (mcp-admission
+    may be, by the e2e package before this module). Each test waits for its own, so the others run
+    meanwhile; nothing this module installs runs (no nodes), so no other namespace matters to it."""
+    none_terminating(Kube(api_client(str(plane.kubeconfig))), among=namespaces)
 
 
 def dry_run_namespace(values: Path) -> str:
@@ -97,6 +100,7 @@ def write_an_mcp_service(plane: ControlPlane, namespace: str) -> None:
 @pytest.mark.parametrize("values", CI_VALUES, ids=lambda v: v.name)
 def test_every_ci_rendering_is_accepted_by_the_apiserver(plane: ControlPlane, values: Path) -> None:
     namespace = dry_run_namespace(values)
+    free(plane, namespace)
     kubectl(plane, "create", "namespace", namespace)
     proc = helm(*template_args(None, LEGACY, namespace, "mcp-admission", files=[values]))
     objs = [o for o in yaml.safe_load_all(proc.stdout) if o and o["kind"] not in NOT_ON_THE_PLANE]
@@ -106,6 +110,7 @@ def test_every_ci_rendering_is_accepted_by_the_apiserver(plane: ControlPlane, va
 
 
 def test_install_upgrade_uninstall_in_two_namespaces(plane: ControlPlane) -> None:
+    free(plane, *RELEASES.values(), "apps", "after")
     for release, namespace in RELEASES.items():
         on(plane, "install", release, str(CHART), "-n", namespace, "--create-namespace")
     assert sorted(our_webhook_configurations(plane)) == sorted(["mcp-admission", "team-b-mcp-admission"] * 2)
@@ -159,6 +164,7 @@ def test_install_upgrade_uninstall_in_two_namespaces(plane: ControlPlane) -> Non
 
 
 def test_a_bad_value_installs_nothing(plane: ControlPlane) -> None:
+    free(plane, "bad")
     proc = on(
         plane,
         "install",

@@ -60,10 +60,6 @@ def cluster(
     config = work / "config.yaml"
     config.write_text(config_text(local))
     installed = point_local_webhooks(local, port, (tls / "ca.crt").read_bytes())
-    # The install takes the namespace mcp-admission, and the reconciler and the webhooks see every
-    # namespace: none of an earlier package's may still be going (its objects would meet them).
-    none_terminating(Kube(api_client(str(plane.kubeconfig))))
-    kubectl("apply", "-f", "-", stdin=dump(installed))
 
     webhook = Process(
         [
@@ -75,13 +71,10 @@ def cluster(
         ],
         work / "webhook.log",
     )  # fmt: skip
-    reconciler_kubeconfig = service_account_kubeconfig(
-        kubectl, plane.env, RECONCILER_SA, work / "sa.kubeconfig"
-    )
     reconciler = Process(
         [
             # No metrics listener: the shipped configuration binds it to every interface.
-            "reconcile", "--config", str(config), "--kubeconfig", str(reconciler_kubeconfig),
+            "reconcile", "--config", str(config), "--kubeconfig", str(work / "sa.kubeconfig"),
             "--metrics-port", "0",
         ],
         work / "reconciler.log",
@@ -97,8 +90,16 @@ def cluster(
         ca_file=tls / "ca.crt",
     )
     try:
-        reconciler.start()  # both processes start side by side: their start-ups overlap
-        cluster.start_webhook()
+        # The webhook needs only its certificates and configuration: it starts up while the install
+        # goes in, and the reconciler (which needs its ServiceAccount's token) beside it.
+        webhook.start()
+        # The install takes the namespace mcp-admission, and the reconciler and the webhooks see every
+        # namespace: none of an earlier package's may still be going (its objects would meet them).
+        none_terminating(Kube(api_client(str(plane.kubeconfig))))
+        kubectl("apply", "-f", "-", stdin=dump(installed))
+        service_account_kubeconfig(kubectl, plane.env, RECONCILER_SA, work / "sa.kubeconfig")
+        reconciler.start()
+        eventually(cluster.webhook_ready, "the webhook's /readyz", timeout=30)
         lease = ("lease", "mcp-admission-reconciler", "mcp-admission")
         eventually(lambda: kubectl.get(*lease), "the reconciler to take its Lease", timeout=30)
         yield cluster
