@@ -164,7 +164,8 @@ def config_file(path: Path, excluded: str, **policies: Any) -> Path:
 
 
 # Package scope: its MCP StatefulSets are gone before the packages that run a reconciler of every
-# namespace on the shared plane (tests/e2e, tests/owners) start.
+# namespace on the shared plane (tests/e2e, tests/owners) start: they wait for no namespace to be
+# Terminating (tests/support/namespaces.py), so the deletion below need not be waited for.
 @pytest.fixture(scope="package")
 def scenario(
     control_plane: ControlPlane,

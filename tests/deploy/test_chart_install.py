@@ -6,7 +6,8 @@ no webhook configuration, and writes go on.
 The plane has no nodes: pods stay Pending, which is all these need (the Deployments' ReplicaSets show
 the rollout). On the session's control plane: the chart registers cluster-wide webhooks (and a release
 takes the namespace mcp-admission, as the e2e install does), so this module has the plane's cluster-wide
-part to itself, and at its end uninstalls whatever a failed test left and deletes its namespaces.
+part to itself, and at its end uninstalls whatever a failed test left and deletes its namespaces
+(without waiting: tests/support/namespaces.py).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from typing import Any
 import pytest
 import yaml
 
+from mcp_admission.kube import Kube, api_client
 from tests.conftest import ControlPlane
 from tests.support import eventually
+from tests.support.namespaces import none_terminating
 
 from .helm import CHART, LEGACY, Obj, helm, template_args
 
@@ -38,12 +41,21 @@ def plane(cluster_wide: ControlPlane) -> Iterator[ControlPlane]:
     yield cluster_wide
     for release, namespace in {**RELEASES, "bad": "bad"}.items():
         on(cluster_wide, "uninstall", release, "-n", namespace, "--ignore-not-found", check=False)
-    made = ["apps", "after", "bad", *RELEASES.values(), *(dry_run_namespace(v) for v in CI_VALUES)]
-    kubectl(cluster_wide, "delete", "namespace", "--ignore-not-found", "--timeout=120s", *made)
+    kubectl(cluster_wide, "delete", "namespace", "--ignore-not-found", "--wait=false", *NAMESPACES)
+
+
+def free(plane: ControlPlane, *namespaces: str) -> None:
+    """Wait until none of the namespaces a test is about to make is still being deleted (mcp-admission
+    may be, by the e2e package before this module). Each test waits for its own, so the others run
+    meanwhile; nothing this module installs runs (no nodes), so no other namespace matters to it."""
+    none_terminating(Kube(api_client(str(plane.kubeconfig))), among=namespaces)
 
 
 def dry_run_namespace(values: Path) -> str:
     return "dry-" + values.stem.removesuffix("-values")
+
+
+NAMESPACES = ["apps", "after", "bad", *RELEASES.values(), *(dry_run_namespace(v) for v in CI_VALUES)]
 
 
 def kubectl(plane: ControlPlane, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -88,6 +100,7 @@ def write_an_mcp_service(plane: ControlPlane, namespace: str) -> None:
 @pytest.mark.parametrize("values", CI_VALUES, ids=lambda v: v.name)
 def test_every_ci_rendering_is_accepted_by_the_apiserver(plane: ControlPlane, values: Path) -> None:
     namespace = dry_run_namespace(values)
+    free(plane, namespace)
     kubectl(plane, "create", "namespace", namespace)
     proc = helm(*template_args(None, LEGACY, namespace, "mcp-admission", files=[values]))
     objs = [o for o in yaml.safe_load_all(proc.stdout) if o and o["kind"] not in NOT_ON_THE_PLANE]
@@ -97,6 +110,7 @@ def test_every_ci_rendering_is_accepted_by_the_apiserver(plane: ControlPlane, va
 
 
 def test_install_upgrade_uninstall_in_two_namespaces(plane: ControlPlane) -> None:
+    free(plane, *RELEASES.values(), "apps", "after")
     for release, namespace in RELEASES.items():
         on(plane, "install", release, str(CHART), "-n", namespace, "--create-namespace")
     assert sorted(our_webhook_configurations(plane)) == sorted(["mcp-admission", "team-b-mcp-admission"] * 2)
@@ -150,6 +164,7 @@ def test_install_upgrade_uninstall_in_two_namespaces(plane: ControlPlane) -> Non
 
 
 def test_a_bad_value_installs_nothing(plane: ControlPlane) -> None:
+    free(plane, "bad")
     proc = on(
         plane,
         "install",

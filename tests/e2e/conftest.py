@@ -1,7 +1,8 @@
 """The product installed as a user would, on the session's control plane, for the e2e package.
 
 Its webhook configurations and its reconciler are cluster-wide, as shipped: they are installed when the
-package starts and removed, with every namespace its tests made, when it ends (`cluster_wide`). The
+package starts and removed, with every namespace its tests made, when it ends (`cluster_wide`; the
+namespaces are left Terminating for the next such package to wait for: tests/support/namespaces.py). The
 `local` overlay goes in with kubectl; `mcp-admission serve` (real TLS from `mcp-admission certs
 generate`) and `mcp-admission reconcile` (authenticated as its ServiceAccount, so the shipped RBAC is
 what it works with) run on loopback.
@@ -13,8 +14,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from mcp_admission.kube import Kube, api_client
 from tests.conftest import ControlPlane
 from tests.support import eventually, free_port
+from tests.support.namespaces import none_terminating
 
 from .cluster import E2E_LABEL, RECONCILER_SA, Cluster, service_account_kubeconfig
 from .harness import (
@@ -57,7 +60,6 @@ def cluster(
     config = work / "config.yaml"
     config.write_text(config_text(local))
     installed = point_local_webhooks(local, port, (tls / "ca.crt").read_bytes())
-    kubectl("apply", "-f", "-", stdin=dump(installed))
 
     webhook = Process(
         [
@@ -69,13 +71,10 @@ def cluster(
         ],
         work / "webhook.log",
     )  # fmt: skip
-    reconciler_kubeconfig = service_account_kubeconfig(
-        kubectl, plane.env, RECONCILER_SA, work / "sa.kubeconfig"
-    )
     reconciler = Process(
         [
             # No metrics listener: the shipped configuration binds it to every interface.
-            "reconcile", "--config", str(config), "--kubeconfig", str(reconciler_kubeconfig),
+            "reconcile", "--config", str(config), "--kubeconfig", str(work / "sa.kubeconfig"),
             "--metrics-port", "0",
         ],
         work / "reconciler.log",
@@ -91,8 +90,16 @@ def cluster(
         ca_file=tls / "ca.crt",
     )
     try:
-        reconciler.start()  # both processes start side by side: their start-ups overlap
-        cluster.start_webhook()
+        # The webhook needs only its certificates and configuration: it starts up while the install
+        # goes in, and the reconciler (which needs its ServiceAccount's token) beside it.
+        webhook.start()
+        # The install takes the namespace mcp-admission, and the reconciler and the webhooks see every
+        # namespace: none of an earlier package's may still be going (its objects would meet them).
+        none_terminating(Kube(api_client(str(plane.kubeconfig))))
+        kubectl("apply", "-f", "-", stdin=dump(installed))
+        service_account_kubeconfig(kubectl, plane.env, RECONCILER_SA, work / "sa.kubeconfig")
+        reconciler.start()
+        eventually(cluster.webhook_ready, "the webhook's /readyz", timeout=30)
         lease = ("lease", "mcp-admission-reconciler", "mcp-admission")
         eventually(lambda: kubectl.get(*lease), "the reconciler to take its Lease", timeout=30)
         yield cluster
@@ -105,13 +112,13 @@ def cluster(
 
 def uninstall(kubectl: Kubectl, installed: list[Obj]) -> None:
     """Leave the shared plane as the package found it: the install gone (kube-system keeps its opt-out
-    label: `delete` must not touch that namespace) and every namespace the tests made, waited for, so
-    that the next package's reconciler or install meets none of it."""
+    label: `delete` must not touch that namespace) and every namespace the tests made deleted. Not waited
+    for (5 s at least, the namespace controller's grace period): the next package that installs
+    cluster-wide parts waits for what it needs gone (tests/support/namespaces.py)."""
     ours = [
         obj
         for obj in installed
         if not (obj["kind"] == "Namespace" and obj["metadata"]["name"] == "kube-system")
     ]
     kubectl("delete", "-f", "-", "--ignore-not-found", "--wait=false", stdin=dump(ours), check=False)
-    kubectl("delete", "namespace", "-l", E2E_LABEL, "--timeout=120s", check=False)
-    kubectl("wait", "--for=delete", "namespace/mcp-admission", "--timeout=120s", check=False)
+    kubectl("delete", "namespace", "-l", E2E_LABEL, "--wait=false", check=False)

@@ -6,7 +6,8 @@ The webhook is the in-thread server of tests/webhook/support.py (uvicorn, TLS on
 by URL with its CA in caBundle and otherwise as shipped for this apiserver's version (SHIPPED), except
 failurePolicy Fail: a webhook the apiserver does not reach must fail these tests, not pass them.
 On the session's control plane: the webhook configurations are named for this package and sent only
-its namespaces (OWNERS_LABEL), and they and the cluster-wide reconciler are gone when the package ends.
+its namespaces (OWNERS_LABEL), and they and the cluster-wide reconciler are gone when the package ends
+(its namespaces are deleted, not waited for: tests/support/namespaces.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tests.conftest import ControlPlane
 from tests.e2e.harness import DEPLOY, Kubectl
 from tests.support import eventually
 from tests.support.kube import create_namespace, sts_path
+from tests.support.namespaces import none_terminating
 from tests.support.reconciler import Running
 from tests.webhook.support import Served, make_tls, serving
 
@@ -143,6 +145,9 @@ def owners(
     kubectl = Kubectl(cluster_wide.kubectl, cluster_wide.kubeconfig)
     with serving(make_tls(tmp_path_factory.mktemp("owners-tls"))) as served:
         registered = _register(kube, served)
+        # The tests count every write of a reconciler of every namespace: an earlier package's namespace
+        # still being deleted (its Services going before their StatefulSets) would give it some to make.
+        none_terminating(kube)
         registry = CollectorRegistry()
         reconciler = Reconciler(kube, PolicyConfig(), ReconcilerSettings(), ReconcilerMetrics(registry), ())
         reconciler.start()

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import orjson
@@ -168,10 +169,18 @@ def admission_review(uid: str) -> bytes:
     return orjson.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request})
 
 
+# How long after its stop a thread beside the attack may take to see it, beyond the waits it is bounded by:
+# a loaded machine's scheduling. A bound on the join, not a measurement.
+SCHEDULING = 5.0
+
+
 @dataclass
 class Legit:
     """The apiserver beside the attack: one kept-alive HTTPS client posting a review every `interval`
-    seconds, waiting at most `timeout` (the webhook configurations' timeoutSeconds) for each answer."""
+    seconds, waiting at most `timeout` (the webhook configurations' timeoutSeconds) for each answer.
+
+    `timeout` bounds each whole review, as the apiserver's deadline does (httpx's own timeouts bound each
+    socket operation, of which a review has several): so the thread ends within `stop_within` of `stop`."""
 
     server: Server
     timeout: float
@@ -180,29 +189,45 @@ class Legit:
     failures: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
+    @property
+    def stop_within(self) -> float:
+        """The most it takes to end once stopped: the wait between reviews, one review, the close."""
+        return self.interval + 2 * self.timeout + SCHEDULING
+
     def run(self) -> None:
+        asyncio.run(self._run())
+
+    async def _run(self) -> None:
         # A new connection when the server closed the kept-alive one, as Go's transport does.
-        with httpx.Client(
+        client = httpx.AsyncClient(
             base_url=f"https://127.0.0.1:{self.server.port}",
             verify=self.server.context(),
             timeout=self.timeout,
-        ) as client:
+        )
+        try:
             n = 0
-            while not self.stop.wait(self.interval):
+            while not self.stop.is_set():
+                await asyncio.sleep(self.interval)
                 n += 1
-                uid = f"legit-{n}"
-                start = time.perf_counter()
-                try:
-                    answer = client.post(
-                        "/mutate", content=admission_review(uid), headers={"content-type": "application/json"}
-                    )
-                    if answer.status_code != 200 or answer.json()["response"]["uid"] != uid:
-                        self.failures.append(f"{answer.status_code} {answer.text[:200]}")
-                        continue
-                except httpx.HTTPError as exc:
-                    self.failures.append(repr(exc))
-                    continue
-                self.latencies.append(time.perf_counter() - start)
+                await self._review(client, f"legit-{n}")
+        finally:
+            async with asyncio.timeout(self.timeout):
+                await client.aclose()
+
+    async def _review(self, client: httpx.AsyncClient, uid: str) -> None:
+        start = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.timeout):
+                answer = await client.post(
+                    "/mutate", content=admission_review(uid), headers={"content-type": "application/json"}
+                )
+        except (httpx.HTTPError, TimeoutError) as exc:
+            self.failures.append(repr(exc))
+            return
+        if answer.status_code != 200 or answer.json()["response"]["uid"] != uid:
+            self.failures.append(f"{answer.status_code} {answer.text[:200]}")
+            return
+        self.latencies.append(time.perf_counter() - start)
 
     @property
     def sent(self) -> int:
@@ -222,7 +247,8 @@ class Legit:
 @dataclass
 class Probes:
     """The kubelet's probes: GET /readyz on a new connection every `period` s, failing after `timeout`
-    (the probes' default timeoutSeconds), on the admission port (HTTPS) and on the metrics port."""
+    (the probes' default timeoutSeconds, a bound on the whole probe as the kubelet's), on the admission
+    port (HTTPS) and on the metrics port."""
 
     server: Server
     period: float = 0.5
@@ -231,47 +257,81 @@ class Probes:
     sent: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
 
+    @property
+    def stop_within(self) -> float:
+        """The most it takes to end once stopped: the wait between rounds and one round of two probes."""
+        return self.period + 2 * self.timeout + SCHEDULING
+
     def run(self) -> None:
+        asyncio.run(self._run())
+
+    async def _run(self) -> None:
         urls = {
             "https": f"https://127.0.0.1:{self.server.port}/readyz",
             "metrics": f"http://127.0.0.1:{self.server.metrics_port}/readyz",
         }
-        while not self.stop.wait(self.period):
+        while not self.stop.is_set():
+            await asyncio.sleep(self.period)
             self.sent += 1
             for port, url in urls.items():
-                try:
-                    ok = httpx.get(url, verify=self.server.context(), timeout=self.timeout).status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                self.failed[port] += not ok
+                self.failed[port] += not await self._probe(url)
+
+    async def _probe(self, url: str) -> bool:
+        try:
+            async with (
+                asyncio.timeout(self.timeout),
+                httpx.AsyncClient(verify=self.server.context(), timeout=self.timeout) as client,
+            ):
+                return (await client.get(url)).status_code == 200
+        except (httpx.HTTPError, TimeoutError):
+            return False
+
+
+class _Beside(Protocol):
+    stop: threading.Event
+
+    @property
+    def stop_within(self) -> float: ...
+
+    def run(self) -> None: ...
+
+
+@contextlib.contextmanager
+def _running(*parts: _Beside) -> Iterator[None]:
+    """Each part in a thread of its own until the block ends; then stopped, and every thread over before
+    this returns, or an error: a thread left running outlives its test (its logging then writes to the
+    test's closed output) and meets the next test's server."""
+    threads = [threading.Thread(target=part.run, name=type(part).__name__, daemon=True) for part in parts]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        for part in parts:
+            part.stop.set()
+        for part, thread in zip(parts, threads, strict=True):
+            thread.join(part.stop_within)
+        alive = [
+            f"{t.name} ({p.stop_within:.1f} s)" for p, t in zip(parts, threads, strict=True) if t.is_alive()
+        ]
+        if alive:
+            raise AssertionError(f"still running after their bound once stopped: {', '.join(alive)}")
 
 
 @contextlib.contextmanager
 def beside(server: Server, timeout: float) -> Iterator[tuple[Legit, Probes]]:
     """A legitimate client and the kubelet's probes, running until the block ends."""
     legit, probes = Legit(server, timeout), Probes(server)
-    threads = [threading.Thread(target=part.run, daemon=True) for part in (legit, probes)]
-    for thread in threads:
-        thread.start()
-    try:
+    with _running(legit, probes):
         yield legit, probes
-    finally:
-        legit.stop.set()
-        probes.stop.set()
-        for thread in threads:
-            thread.join(timeout + 5)
 
 
 @contextlib.contextmanager
 def legit_beside(server: Server, timeout: float) -> Iterator[Legit]:
+    """A legitimate client, running until the block ends."""
     legit = Legit(server, timeout)
-    thread = threading.Thread(target=legit.run, name="legit", daemon=True)
-    thread.start()
-    try:
+    with _running(legit):
         yield legit
-    finally:
-        legit.stop.set()
-        thread.join(timeout + 5)
 
 
 # Attacks. Each returns an Outcome: what the server did to the attacking connections.

@@ -1,0 +1,39 @@
+"""Namespaces on the session's shared plane, between the packages that install cluster-wide parts there
+(tests/e2e, tests/owners, tests/deploy/test_chart_install.py).
+
+A namespace deleted is Terminating for at least five seconds: the kube-controller-manager's namespace
+controller waits `namespaceDeletionGracePeriod` (5 s, pkg/controller/namespace/namespace_controller.go,
+v1.20 to today) before it deletes anything in it, so that every apiserver has seen the deletion. So a
+package deletes its namespaces at its end without waiting, and the next package that installs
+cluster-wide parts waits at its start for what it needs gone: then that wait overlaps whatever runs in
+between, and the last package's costs nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+
+from mcp_admission.kube import Kube
+
+
+def terminating(kube: Kube, among: Collection[str] | None = None) -> list[str]:
+    """The namespaces being deleted (all of them, or those named in `among`), sorted."""
+    items = kube.request("GET", "/api/v1/namespaces").get("items", [])
+    return sorted(
+        meta["name"]
+        for meta in (item["metadata"] for item in items)
+        if meta.get("deletionTimestamp") and (among is None or meta["name"] in among)
+    )
+
+
+def none_terminating(kube: Kube, among: Collection[str] | None = None, timeout: float = 120) -> None:
+    """Wait until no namespace is being deleted: none at all (`among` None), for a package whose reconciler
+    or webhooks see every namespace and whose tests count what they do; or none of those it installs into
+    (`among`), which cannot take new objects while they terminate. AssertionError naming them after
+    `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while left := terminating(kube, among):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"namespaces still Terminating after {timeout}s: {', '.join(left)}")
+        time.sleep(0.2)
