@@ -9,6 +9,7 @@ really run them.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -72,6 +73,18 @@ def read_env(path: Path) -> dict[str, str]:
             key, _, value = line.partition("=")
             env[key] = value.strip("'\"")
     return env
+
+
+@pytest.fixture(autouse=True)
+def _root_logger_restored() -> Iterator[None]:
+    """The root logger as the test found it: a CLI run in this process (`main(["certs", ...])`) points it
+    at the stderr of that moment, under `capsys` a buffer closed with the test; whatever logs later (a
+    thread too) would write there ("--- Logging error --- ... I/O operation on closed file")."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 # ------------------------------------------------------------------ can we have a control plane at all?

@@ -11,10 +11,10 @@ between, and the last package's costs nothing.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection
 
 from mcp_admission.kube import Kube
+from tests.support import eventually
 
 
 def terminating(kube: Kube, among: Collection[str] | None = None) -> list[str]:
@@ -30,10 +30,14 @@ def terminating(kube: Kube, among: Collection[str] | None = None) -> list[str]:
 def none_terminating(kube: Kube, among: Collection[str] | None = None, timeout: float = 120) -> None:
     """Wait until no namespace is being deleted: none at all (`among` None), for a package whose reconciler
     or webhooks see every namespace and whose tests count what they do; or none of those it installs into
-    (`among`), which cannot take new objects while they terminate. AssertionError naming them after
-    `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while left := terminating(kube, among):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"namespaces still Terminating after {timeout}s: {', '.join(left)}")
-        time.sleep(0.2)
+    (`among`), which cannot take new objects while they terminate."""
+    left: list[str] = []
+
+    def gone() -> bool:
+        left[:] = terminating(kube, among)
+        return not left
+
+    try:
+        eventually(gone, "no namespace Terminating", timeout=timeout, interval=0.2)
+    except AssertionError as failed:
+        raise AssertionError(f"{failed}; still Terminating: {', '.join(left)}") from None
