@@ -60,7 +60,11 @@ def run(kube: Kube, config: PolicyConfig, options: Options) -> Outcome:
         if progress is not None:
             progress.clear()
     report = Report(
-        found.results, found.errors, options.strict, notices=tuple(notices(found.operators, config))
+        found.results,
+        found.errors,
+        options.strict,
+        notices=tuple(notices(found.operators, config)),
+        command=PROG,
     )
     for error in report.errors:
         print(error_line(PROG, error), file=sys.stderr)

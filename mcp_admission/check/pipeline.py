@@ -105,7 +105,7 @@ def _check(options: Options, config: PolicyConfig) -> Outcome:
     checked = [check(m, old, config, options.namespace) for m in manifests]
     results = [c.result for c in checked]
     notices = _notices(checked, config)
-    report = Report(results, inputs.errors, options.strict, len(inputs.skipped), notices)
+    report = Report(results, inputs.errors, options.strict, len(inputs.skipped), notices, PROG)
     return _write(options, report, checked, texts or {}, inputs.skipped)
 
 

@@ -77,6 +77,7 @@ class Report(NamedTuple):
     strict: bool
     skipped: int = 0  # inputs left out on purpose (each said in a notice of its own)
     notices: tuple[str, ...] = ()  # about the whole run, said once before any object
+    command: str = "mcp-admission check"  # what made it (the JUnit root's name): check or audit
 
     def fails(self, result: Result) -> bool:
         """Whether this object alone fails the run."""

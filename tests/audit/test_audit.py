@@ -104,6 +104,7 @@ def test_sarif_and_junit_in_one_run(scenario: Scenario) -> None:
     assert f"api/v1/namespaces/{ns}/services" in uris
 
     root = ET.fromstring(junit.read_text())
+    assert root.get("name") == "mcp-admission audit"
     cases = {case.get("name"): case for case in root.iter("testcase")}
     assert set(cases) == {f"{kind}/{ns}/{name}" for kind, name in FINDINGS.keys() | CLEAN}
     failed = {name for name, case in cases.items() if case.find("failure") is not None}

@@ -174,7 +174,7 @@ def test_junit(manifests: Path) -> None:
     run = check("-f", "deploy", "-o", "junit")
     assert run.code == 0
     root = ET.fromstring(run.stdout)
-    assert root.tag == "testsuites"
+    assert (root.tag, root.get("name")) == ("testsuites", "mcp-admission check")
     assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("5", "0", "0")
     suites = root.findall("testsuite")
     assert [(s.get("name"), s.get("tests")) for s in suites] == [

@@ -49,7 +49,7 @@ def _error_case(suite: ET.Element, error: InputError) -> None:
 
 
 def document(report: Report) -> ET.Element:
-    root = ET.Element("testsuites", name="mcp-admission check")
+    root = ET.Element("testsuites", name=report.command)
     suites: dict[str, ET.Element] = {}
     if report.notices:
         properties = ET.SubElement(ET.SubElement(root, "testsuite", name=NOTICES), "properties")
